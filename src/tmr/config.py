@@ -1,0 +1,62 @@
+"""All configuration in one typed class, read from the environment when asked (never at import).
+
+Every variable is documented in the README's configuration table.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
+
+    data_dir: Path = Field(default=Path(".tmr"), alias="TMR_DATA_DIR")
+    database_url: str | None = Field(default=None, alias="TMR_DATABASE_URL")
+    blob_url: str | None = Field(default=None, alias="TMR_BLOB_URL")
+    s3_endpoint_url: str | None = Field(default=None, alias="TMR_S3_ENDPOINT_URL")
+    public_base_url: str | None = Field(default=None, alias="TMR_PUBLIC_URL")
+    cors_origins: str = Field(default="", alias="TMR_CORS_ORIGINS")
+    ingest_gate: str = Field(default="on", alias="TMR_INGEST_GATE")
+    allow_private_upstream: bool = Field(default=False, alias="TMR_ALLOW_PRIVATE_UPSTREAM")
+    hf_endpoint: str = Field(default="https://huggingface.co", alias="HF_ENDPOINT")
+    hf_token: str | None = Field(default=None, alias="HF_TOKEN")
+    github_api_url: str = Field(default="https://api.github.com", alias="GITHUB_API_URL")
+    github_token: str | None = Field(default=None, alias="GITHUB_TOKEN")
+    upstream_timeout_seconds: float = Field(default=20.0, alias="TMR_UPSTREAM_TIMEOUT")
+    log_level: int = Field(default=1, alias="LOG_LEVEL")
+    log_file: str | None = Field(default=None, alias="LOG_FILE")
+    token_max_calls: int = Field(default=1000, alias="TMR_TOKEN_MAX_CALLS")
+    token_ttl_seconds: int = Field(default=36000, alias="TMR_TOKEN_TTL_SECONDS")
+    enumerate_page_size: int = Field(default=1000, alias="TMR_PAGE_SIZE")
+    enumerate_hard_cap: int = Field(default=10000, alias="TMR_ENUMERATE_CAP")
+    max_upload_bytes: int = Field(default=2 * 1024**3, alias="TMR_MAX_UPLOAD_BYTES")
+    max_unpacked_bytes: int = Field(default=8 * 1024**3, alias="TMR_MAX_UNPACKED_BYTES")
+    max_zip_ratio: float = Field(default=200.0, alias="TMR_MAX_ZIP_RATIO")
+    max_zip_entries: int = Field(default=20000, alias="TMR_MAX_ZIP_ENTRIES")
+    pull_weights: str = Field(default="background", alias="TMR_PULL_WEIGHTS")
+    sandbox_python: str | None = Field(default=None, alias="TMR_SANDBOX_PYTHON")
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'registry.db').resolve()}"
+
+    @property
+    def resolved_blob_url(self) -> str:
+        return self.blob_url or f"file://{(self.data_dir / 'blobs').resolve()}"
+
+    @property
+    def gate_enabled(self) -> bool:
+        return self.ingest_gate.strip().lower() not in {"off", "0", "false", "no"}
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment; keyword overrides win (tests use them)."""
+    return Settings(**overrides)  # type: ignore[arg-type]

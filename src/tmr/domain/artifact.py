@@ -1,0 +1,54 @@
+"""Artifacts as the registry knows them, independent of storage and transport."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class ArtifactType(str, enum.Enum):
+    model = "model"
+    dataset = "dataset"
+    code = "code"
+
+
+class AuditAction(str, enum.Enum):
+    CREATE = "CREATE"
+    UPDATE = "UPDATE"
+    DOWNLOAD = "DOWNLOAD"
+    RATE = "RATE"
+    AUDIT = "AUDIT"
+    REJECT = "REJECT"
+
+
+@dataclass(frozen=True)
+class Artifact:
+    id: str
+    name: str
+    type: ArtifactType
+    url: str
+    created_at: datetime
+    updated_at: datetime
+    size_bytes: int = 0
+    version: str | None = None
+    created_by: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    artifact_id: str
+    artifact_name: str
+    artifact_type: ArtifactType
+    user_name: str
+    user_is_admin: bool
+    action: AuditAction
+    at: datetime
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    is_admin: bool
+    permissions: frozenset[str] = field(default_factory=frozenset)

@@ -1,0 +1,119 @@
+"""One error tree for the whole registry; each class knows its HTTP status.
+
+    TmrError (500: a bug)
+    ├── BadRequest (400)
+    │   ├── InvalidSourceUrl        a source URL we cannot parse or may not fetch
+    │   ├── InvalidRegex            a pattern RE2 rejects
+    │   ├── InvalidUpload           a zip that is malformed, too large, or escapes its folder
+    │   └── MalformedMetadata       lineage cannot be computed from the stored metadata
+    ├── Unauthorized (401)          valid token, but not allowed (reset by a non-admin), or bad login
+    ├── Forbidden (403)             missing, invalid or expired token
+    ├── NotFound (404)
+    │   └── UpstreamNotFound        the upstream repository does not exist
+    ├── Conflict (409)
+    ├── TooLarge (413)
+    ├── Unprocessable (422)
+    ├── FailedDependency (424)
+    │   ├── IngestRejected          the ingest gate refused a model (names the failing metrics)
+    │   └── UpstreamGated           the upstream repository needs access we do not have
+    ├── RateLimited (429)
+    ├── UpstreamUnavailable (502)   the upstream did not answer usefully (timeouts, 5xx)
+    └── StorageUnavailable (503)    the database or the object store is down
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class TmrError(Exception):
+    status_code = 500
+    code = "internal_error"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class BadRequest(TmrError):
+    status_code = 400
+    code = "bad_request"
+
+
+class InvalidSourceUrl(BadRequest):
+    code = "invalid_source_url"
+
+
+class InvalidRegex(BadRequest):
+    code = "invalid_regex"
+
+
+class InvalidUpload(BadRequest):
+    code = "invalid_upload"
+
+
+class MalformedMetadata(BadRequest):
+    code = "malformed_metadata"
+
+
+class Unauthorized(TmrError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(TmrError):
+    status_code = 403
+    code = "forbidden"
+
+
+class NotFound(TmrError):
+    status_code = 404
+    code = "not_found"
+
+
+class UpstreamNotFound(NotFound):
+    code = "upstream_not_found"
+
+
+class Conflict(TmrError):
+    status_code = 409
+    code = "conflict"
+
+
+class TooLarge(TmrError):
+    status_code = 413
+    code = "too_large"
+
+
+class Unprocessable(TmrError):
+    status_code = 422
+    code = "unprocessable"
+
+
+class FailedDependency(TmrError):
+    status_code = 424
+    code = "failed_dependency"
+
+
+class IngestRejected(FailedDependency):
+    code = "ingest_rejected"
+
+
+class UpstreamGated(FailedDependency):
+    code = "upstream_gated"
+
+
+class RateLimited(TmrError):
+    status_code = 429
+    code = "rate_limited"
+
+
+class UpstreamUnavailable(TmrError):
+    status_code = 502
+    code = "upstream_unavailable"
+
+
+class StorageUnavailable(TmrError):
+    status_code = 503
+    code = "storage_unavailable"
