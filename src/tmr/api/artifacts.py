@@ -1,0 +1,227 @@
+"""Artifact endpoints of the contract: register, read, update, delete, enumerate, search, audit,
+cost, and reset."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Path, Query, Response
+from fastapi.concurrency import run_in_threadpool
+
+from tmr.api import schemas
+from tmr.api.deps import BaseUrlDep, RegistryDep, UserDep
+from tmr.domain.artifact import Artifact, ArtifactType
+from tmr.errors import BadRequest
+from tmr.services.catalog import CatalogService
+from tmr.services.cost import CostService
+from tmr.services.ingest import IngestService
+from tmr.storage.db.artifacts import NameQuery
+
+router = APIRouter(tags=["artifacts"])
+
+IdPath = Annotated[str, Path(pattern=schemas.ID_PATTERN, max_length=64, description="artifact id")]
+TypePath = Annotated[ArtifactType, Path(description="artifact type")]
+
+
+def metadata(a: Artifact) -> schemas.ArtifactMetadata:
+    return schemas.ArtifactMetadata(name=a.name, id=a.id, type=a.type)
+
+
+def envelope(a: Artifact, base: str) -> schemas.Artifact:
+    return schemas.Artifact(
+        metadata=metadata(a),
+        data=schemas.ArtifactData(url=a.url, download_url=f"{base}/download/{a.id}"),
+    )
+
+
+def check_url(url: str) -> str:
+    url = url.strip()
+    if not url.lower().startswith(("http://", "https://")):
+        raise BadRequest(f"url must be an http(s) URL of a source to ingest; got {url!r}")
+    return url
+
+
+@router.post(
+    "/artifacts",
+    response_model=list[schemas.ArtifactMetadata],
+    responses={400: {}, 403: {}, 413: {"description": "Too many artifacts returned."}},
+    summary="Get the artifacts from the registry. (BASELINE)",
+    operation_id="ArtifactsList",
+)
+def list_artifacts(
+    registry: RegistryDep,
+    user: UserDep,
+    response: Response,
+    queries: Annotated[list[schemas.ArtifactQuery], Body()],
+    offset: Annotated[str | None, Query(max_length=64)] = None,
+) -> list[schemas.ArtifactMetadata]:
+    parsed = [NameQuery(q.name, tuple(q.types or ())) for q in queries]
+    found, next_offset = CatalogService(registry).enumerate(parsed, offset)
+    if next_offset:
+        response.headers["offset"] = next_offset
+    return [metadata(a) for a in found]
+
+
+@router.delete(
+    "/reset",
+    responses={401: {}, 403: {}},
+    summary="Reset the registry. (BASELINE)",
+    operation_id="RegistryReset",
+)
+def reset(registry: RegistryDep, user: UserDep) -> dict[str, str]:
+    CatalogService(registry).reset(user)
+    return {"status": "reset"}
+
+
+@router.get(
+    "/artifacts/{artifact_type}/{id}",
+    response_model=schemas.Artifact,
+    responses={400: {}, 403: {}, 404: {}},
+    summary="Interact with the artifact with this id. (BASELINE)",
+    operation_id="ArtifactRetrieve",
+)
+def get_artifact(
+    registry: RegistryDep, user: UserDep, base: BaseUrlDep, artifact_type: TypePath, id: IdPath
+) -> schemas.Artifact:
+    return envelope(CatalogService(registry).get(artifact_type, id), base)
+
+
+@router.put(
+    "/artifacts/{artifact_type}/{id}",
+    response_model=schemas.Artifact,
+    responses={400: {}, 403: {}, 404: {}, 424: {}},
+    summary="Update this content of the artifact. (BASELINE)",
+    operation_id="ArtifactUpdate",
+)
+async def update_artifact(
+    registry: RegistryDep,
+    user: UserDep,
+    base: BaseUrlDep,
+    artifact_type: TypePath,
+    id: IdPath,
+    body: schemas.Artifact,
+) -> schemas.Artifact:
+    if body.metadata.id != id:
+        raise BadRequest(f"metadata.id {body.metadata.id!r} does not match the path id {id!r}")
+    if body.metadata.type != artifact_type:
+        raise BadRequest(
+            f"metadata.type {body.metadata.type.value!r} does not match the path type "
+            f"{artifact_type.value!r}"
+        )
+    updated = await run_in_threadpool(
+        IngestService(registry).update_url,
+        artifact_type,
+        id,
+        body.metadata.name,
+        check_url(body.data.url),
+        user,
+    )
+    return envelope(updated, base)
+
+
+@router.delete(
+    "/artifacts/{artifact_type}/{id}",
+    responses={400: {}, 403: {}, 404: {}},
+    summary="Delete this artifact. (NON-BASELINE)",
+    operation_id="ArtifactDelete",
+)
+def delete_artifact(
+    registry: RegistryDep, user: UserDep, artifact_type: TypePath, id: IdPath
+) -> dict[str, str]:
+    CatalogService(registry).delete(artifact_type, id)
+    return {"status": "deleted", "id": id}
+
+
+@router.get(
+    "/artifact/byName/{name}",
+    response_model=list[schemas.ArtifactMetadata],
+    responses={400: {}, 403: {}, 404: {}},
+    summary="List artifact metadata for this name. (NON-BASELINE)",
+    operation_id="ArtifactByNameGet",
+)
+def by_name(
+    registry: RegistryDep, user: UserDep, name: Annotated[str, Path(max_length=512)]
+) -> list[schemas.ArtifactMetadata]:
+    return [metadata(a) for a in CatalogService(registry).by_name(name)]
+
+
+@router.post(
+    "/artifact/byRegEx",
+    response_model=list[schemas.ArtifactMetadata],
+    responses={400: {}, 403: {}, 404: {}},
+    summary="Get any artifacts fitting the regular expression (BASELINE).",
+    operation_id="ArtifactByRegExGet",
+)
+def by_regex(
+    registry: RegistryDep, user: UserDep, body: schemas.ArtifactRegEx
+) -> list[schemas.ArtifactMetadata]:
+    return [metadata(a) for a in CatalogService(registry).regex(body.regex)]
+
+
+@router.get(
+    "/artifact/{artifact_type}/{id}/audit",
+    response_model=list[schemas.ArtifactAuditEntry],
+    responses={400: {}, 403: {}, 404: {}},
+    summary="Retrieve audit entries for this artifact. (NON-BASELINE)",
+    operation_id="ArtifactAuditGet",
+)
+def audit(
+    registry: RegistryDep, user: UserDep, artifact_type: TypePath, id: IdPath
+) -> list[schemas.ArtifactAuditEntry]:
+    entries = CatalogService(registry).audit(artifact_type, id, user)
+    return [
+        schemas.ArtifactAuditEntry(
+            user=schemas.User(name=e.user_name, is_admin=e.user_is_admin),
+            date=e.at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            artifact=schemas.ArtifactMetadata(name=e.artifact_name, id=e.artifact_id,
+                                              type=e.artifact_type),
+            action=e.action.value,  # type: ignore[arg-type]
+        )
+        for e in entries
+    ]
+
+
+@router.get(
+    "/artifact/{artifact_type}/{id}/cost",
+    response_model=dict[str, schemas.ArtifactCostEntry],
+    response_model_exclude_none=True,
+    responses={400: {}, 403: {}, 404: {}, 500: {}},
+    summary="Get the cost of an artifact (BASELINE)",
+)
+def cost(
+    registry: RegistryDep,
+    user: UserDep,
+    artifact_type: TypePath,
+    id: IdPath,
+    dependency: bool = False,
+) -> dict[str, schemas.ArtifactCostEntry]:
+    entries = CostService(registry).cost(artifact_type, id, dependency)
+    return {
+        key: schemas.ArtifactCostEntry(
+            standalone_cost=e.standalone_mb if dependency else None, total_cost=e.total_mb
+        )
+        for key, e in entries.items()
+    }
+
+
+# Registered last: the literal paths /artifact/byRegEx and /artifact/byName win over it.
+@router.post(
+    "/artifact/{artifact_type}",
+    response_model=schemas.Artifact,
+    status_code=201,
+    responses={400: {}, 403: {}, 404: {}, 409: {}, 424: {}, 502: {}},
+    summary="Register a new artifact. (BASELINE)",
+    operation_id="ArtifactCreate",
+)
+async def create_artifact(
+    registry: RegistryDep,
+    user: UserDep,
+    base: BaseUrlDep,
+    artifact_type: TypePath,
+    body: schemas.ArtifactData,
+) -> schemas.Artifact:
+    name = body.name.strip() if isinstance(body.name, str) and body.name.strip() else None
+    created = await run_in_threadpool(
+        IngestService(registry).register_url, artifact_type, check_url(body.url), name, user
+    )
+    return envelope(created, base)

@@ -1,0 +1,53 @@
+"""Authentication (the contract's PUT /authenticate) and user management (our design)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+from fastapi.concurrency import run_in_threadpool
+
+from tmr.api import schemas
+from tmr.api.deps import RegistryDep, UserDep
+
+router = APIRouter(tags=["auth"])
+
+
+@router.put(
+    "/authenticate",
+    response_model=str,
+    responses={400: {}, 401: {}, 501: {}},
+    summary="(NON-BASELINE)",
+    operation_id="CreateAuthToken",
+)
+async def authenticate(registry: RegistryDep, body: schemas.AuthenticationRequest) -> str:
+    return await run_in_threadpool(
+        registry.auth.login, body.user.name, body.user.is_admin, body.secret.password
+    )
+
+
+@router.get("/users", response_model=list[schemas.UserOut], responses={401: {}, 403: {}})
+def list_users(registry: RegistryDep, user: UserDep) -> list[schemas.UserOut]:
+    return [
+        schemas.UserOut(name=u.name, is_admin=u.is_admin, permissions=sorted(u.permissions))
+        for u in registry.auth.list_users(user)
+    ]
+
+
+@router.post("/users", response_model=schemas.UserOut, status_code=201,
+             responses={400: {}, 401: {}, 403: {}, 409: {}})
+async def create_user(registry: RegistryDep, user: UserDep,
+                      body: schemas.UserCreate) -> schemas.UserOut:
+    created = await run_in_threadpool(
+        registry.auth.create_user, user, body.name, body.password, body.is_admin,
+        frozenset(body.permissions),
+    )
+    return schemas.UserOut(name=created.name, is_admin=created.is_admin,
+                           permissions=sorted(created.permissions))
+
+
+@router.delete("/users/{name}", responses={400: {}, 401: {}, 403: {}, 404: {}})
+def delete_user(registry: RegistryDep, user: UserDep,
+                name: Annotated[str, Path(max_length=256)]) -> dict[str, str]:
+    registry.auth.delete_user(user, name)
+    return {"status": "deleted", "name": name}

@@ -1,0 +1,98 @@
+"""Per-request bookkeeping: request id, one structured log line, activity for the dashboard.
+
+Pure ASGI (not BaseHTTPMiddleware) so streamed download bodies pass through untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tmr.logging_setup import request_id_var
+from tmr.services.activity import ActivityLog, RequestRecord
+
+log = logging.getLogger("tmr.http")
+_TYPES = ("model", "dataset", "code")
+
+
+class RequestLogMiddleware:
+    def __init__(self, app: ASGIApp, activity: ActivityLog) -> None:
+        self.app = app
+        self.activity = activity
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _incoming_id(scope) or secrets.token_hex(8)
+        token = request_id_var.set(request_id)
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            latency_ms = (time.perf_counter() - started) * 1000
+            route = _route_template(scope)
+            client = scope.get("client")
+            self.activity.record(
+                RequestRecord(
+                    at=time.time(),
+                    method=scope["method"],
+                    route=route,
+                    status=status,
+                    latency_ms=latency_ms,
+                    artifact_type=_artifact_type(scope),
+                    client=client[0] if client else None,
+                )
+            )
+            fields: dict[str, Any] = {
+                "method": scope["method"],
+                "path": scope["path"],
+                "route": route,
+                "status": status,
+                "latency_ms": round(latency_ms, 2),
+                "user": scope.get("state", {}).get("user"),
+            }
+            log.info("%s %s %s", scope["method"], scope["path"], status, extra={"fields": fields})
+            request_id_var.reset(token)
+
+
+def _incoming_id(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name == b"x-request-id":
+            text = value.decode("latin-1")
+            if 0 < len(text) <= 64 and text.replace("-", "").isalnum():
+                return text
+    return None
+
+
+def _route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "unmatched"
+
+
+def _artifact_type(scope: Scope) -> str | None:
+    params = scope.get("path_params") or {}
+    value = params.get("artifact_type")
+    if value is not None:
+        return str(getattr(value, "value", value))
+    for t in _TYPES:
+        if f"/{t}/" in scope["path"]:
+            return t
+    return None

@@ -1,0 +1,90 @@
+"""Model-only endpoints: rating, rating explanation, lineage graph and license check."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path
+from fastapi.concurrency import run_in_threadpool
+
+from tmr.api import schemas
+from tmr.api.artifacts import IdPath
+from tmr.api.deps import RegistryDep, UserDep
+from tmr.domain.artifact import ArtifactType, AuditAction
+from tmr.services.catalog import CatalogService
+from tmr.services.license_check import LicenseCheckService
+from tmr.services.lineage import LineageService
+from tmr.services.rating import explanation, stored_rating
+
+router = APIRouter(tags=["models"])
+
+
+@router.get(
+    "/artifact/model/{id}/rate",
+    response_model=schemas.ModelRating,
+    responses={400: {}, 403: {}, 404: {}, 500: {}},
+    summary="Get ratings for this model artifact. (BASELINE)",
+    operation_id="ModelArtifactRate",
+)
+def rate(registry: RegistryDep, user: UserDep, id: IdPath) -> dict[str, Any]:
+    rating = stored_rating(registry, id)
+    catalog = CatalogService(registry)
+    catalog.record(catalog.get(ArtifactType.model, id), user, AuditAction.RATE)
+    return rating.to_model_rating()
+
+
+@router.get(
+    "/artifact/model/{id}/rate/explain",
+    responses={400: {}, 403: {}, 404: {}},
+    summary="Evidence and a sentence behind each metric of this model's rating.",
+    operation_id="ModelArtifactRateExplain",
+)
+def explain(registry: RegistryDep, user: UserDep, id: IdPath) -> dict[str, Any]:
+    return explanation(stored_rating(registry, id))
+
+
+@router.get(
+    "/artifact/model/{id}/lineage",
+    response_model=schemas.ArtifactLineageGraph,
+    responses={400: {}, 403: {}, 404: {}},
+    summary="Retrieve the lineage graph for this artifact. (BASELINE)",
+    operation_id="ArtifactLineageGet",
+)
+def lineage(registry: RegistryDep, user: UserDep, id: IdPath) -> schemas.ArtifactLineageGraph:
+    graph = LineageService(registry).graph(id)
+    return schemas.ArtifactLineageGraph(
+        nodes=[
+            schemas.ArtifactLineageNode(
+                artifact_id=n.artifact_id,
+                name=n.name,
+                source=n.source,
+                metadata={"repository_url": n.repository_url},
+            )
+            for n in graph.nodes
+        ],
+        edges=[
+            schemas.ArtifactLineageEdge(
+                from_node_artifact_id=e.parent_id,
+                to_node_artifact_id=e.child_id,
+                relationship="base_model",
+            )
+            for e in graph.edges
+        ],
+    )
+
+
+@router.post(
+    "/artifact/model/{id}/license-check",
+    response_model=bool,
+    responses={400: {}, 403: {}, 404: {}, 502: {}},
+    summary="Assess license compatibility for fine-tune and inference usage. (BASELINE)",
+    operation_id="ArtifactLicenseCheck",
+)
+async def license_check(
+    registry: RegistryDep,
+    user: UserDep,
+    id: Annotated[str, Path(pattern=schemas.ID_PATTERN, max_length=64)],
+    body: schemas.SimpleLicenseCheckRequest,
+) -> bool:
+    decision = await run_in_threadpool(LicenseCheckService(registry).check, id, body.github_url)
+    return decision.allowed

@@ -1,0 +1,70 @@
+"""Upload of the company's own artifacts as a zip laid out like a Hugging Face repository.
+
+``POST /artifact/{artifact_type}/upload`` (multipart: ``file``, optional ``name``). The zip is
+spooled to disk, never held in memory, extracted safely, rated like an ingested artifact and
+stored atomically.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+
+from tmr.api import schemas
+from tmr.api.artifacts import TypePath, envelope
+from tmr.api.deps import BaseUrlDep, RegistryDep, UserDep
+from tmr.domain.artifact import Artifact, ArtifactType, User
+from tmr.errors import InvalidUpload, TooLarge
+from tmr.services.registry import Registry
+from tmr.services.uploads import register_upload
+
+router = APIRouter(tags=["uploads"])
+
+
+@router.post(
+    "/artifact/{artifact_type}/upload",
+    response_model=schemas.Artifact,
+    status_code=201,
+    responses={400: {}, 403: {}, 413: {}, 424: {}},
+    summary="Upload an artifact as a zip laid out like a Hugging Face repository.",
+    operation_id="ArtifactUpload",
+)
+async def upload(
+    request: Request,
+    registry: RegistryDep,
+    user: UserDep,
+    base: BaseUrlDep,
+    artifact_type: TypePath,
+    file: Annotated[UploadFile, File(description="zip of the repository")],
+    name: Annotated[str | None, Form(max_length=512)] = None,
+) -> schemas.Artifact:
+    limit = registry.settings.max_upload_bytes
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit + 1024 * 1024:
+        raise TooLarge(f"upload of {declared} bytes exceeds the limit of {limit} bytes")
+    created = await run_in_threadpool(_store, registry, artifact_type, file, name, user)
+    return envelope(created, base)
+
+
+def _store(registry: Registry, type_: ArtifactType, file: UploadFile, name: str | None,
+           user: User) -> Artifact:
+    filename = Path(file.filename or "upload.zip").name
+    if not filename:
+        raise InvalidUpload("the upload has no file name")
+    work = Path(tempfile.mkdtemp(prefix="upload-", dir=registry.work_dir))
+    try:
+        zip_path = work / "bundle.zip"
+        with zip_path.open("wb") as out:
+            shutil.copyfileobj(file.file, out, 1 << 20)
+        if zip_path.stat().st_size > registry.settings.max_upload_bytes:
+            raise TooLarge(
+                f"upload exceeds the limit of {registry.settings.max_upload_bytes} bytes"
+            )
+        return register_upload(registry, type_, zip_path, work / "files", filename, name, user)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

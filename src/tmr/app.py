@@ -1,0 +1,42 @@
+"""create_app(settings): wiring only."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from tmr import __version__
+from tmr.api import artifacts, auth, downloads, health, models, uploads
+from tmr.api.errors import install_error_handlers
+from tmr.api.middleware import RequestLogMiddleware
+from tmr.config import Settings, load_settings
+from tmr.logging_setup import configure_logging
+from tmr.services.registry import Registry, build_registry
+
+DESCRIPTION = """The Trustworthy Model Registry: models, datasets and code, each rated for trust.
+
+Implements every path of the ECE 461 Phase 2 contract (3.4.7) plus uploads, downloads, rating
+explanations and user management. Authenticate with PUT /authenticate and send the token in
+X-Authorization."""
+
+
+def create_app(settings: Settings | None = None, registry: Registry | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    configure_logging(settings.log_level, settings.log_file)
+    registry = registry or build_registry(settings)
+    app = FastAPI(title="Trustworthy Model Registry", version=__version__,
+                  description=DESCRIPTION)
+    app.state.registry = registry
+    install_error_handlers(app)
+    for module in (health, auth, artifacts, models, uploads, downloads):
+        app.include_router(module.router)
+    if settings.cors_origin_list:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["offset", "x-request-id", "content-range"],
+        )
+    app.add_middleware(RequestLogMiddleware, activity=registry.activity)
+    return app

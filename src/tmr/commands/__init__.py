@@ -1,0 +1,1 @@
+"""Command implementations behind ``tmr`` sub-commands (the CLI parses, these do the work)."""

@@ -1,0 +1,21 @@
+"""What every metric receives: the fetched snapshot plus facts only the registry knows.
+
+``parent_scores`` are the net scores of the model's parents already in the registry (lineage is
+resolved by the caller, not by metrics); ``sandbox`` optionally allows reproducibility to execute
+card code in an isolated interpreter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tmr.domain.snapshot import Snapshot
+from tmr.metrics.sandbox import SandboxConfig
+
+
+@dataclass
+class RatingInput:
+    snapshot: Snapshot
+    name: str
+    parent_scores: list[float] = field(default_factory=list)
+    sandbox: SandboxConfig | None = None

@@ -1,0 +1,169 @@
+"""Reading the catalog: by id, by name, enumeration with keyset pages, regex search, delete,
+audit and reset.
+
+Enumeration pages by the artifacts' sequence number, so a page costs the same at any depth and
+any registry size; the ``offset`` handed to clients is that number, opaque to them. Regex search
+uses RE2, whose matching time is linear in the text, so no pattern can stall the server.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import re2
+
+from tmr.domain.artifact import Artifact, ArtifactType, AuditAction, AuditEntry, User
+from tmr.errors import BadRequest, InvalidRegex, NotFound, TooLarge, TmrError
+from tmr.services.registry import Registry
+from tmr.storage.db.artifacts import ArtifactRepository, NameQuery
+from tmr.storage.db.audit import AuditRepository
+
+MAX_QUERIES = 100
+MAX_REGEX_LENGTH = 1000
+REGEX_SCAN_BATCH = 2000
+CONTRACT_ACTIONS = {a.value for a in AuditAction} - {AuditAction.REJECT.value}
+
+
+def encode_offset(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"s{seq}".encode()).decode().rstrip("=")
+
+
+def decode_offset(offset: str | None) -> int:
+    if offset is None or offset == "":
+        return 0
+    if offset.isdigit():  # a plain number, as the contract's example shows
+        return int(offset)
+    try:
+        raw = base64.urlsafe_b64decode(offset + "=" * (-len(offset) % 4)).decode()
+        if raw.startswith("s") and raw[1:].isdigit():
+            return int(raw[1:])
+    except (ValueError, UnicodeDecodeError):
+        pass
+    raise BadRequest(f"offset {offset!r} is not one this server handed out")
+
+
+class CatalogService:
+    def __init__(self, registry: Registry) -> None:
+        self.reg = registry
+
+    def get(self, type_: ArtifactType, artifact_id: str) -> Artifact:
+        with self.reg.db.transaction() as s:
+            artifact = ArtifactRepository(s).get(artifact_id)
+        if artifact is None or artifact.type != type_:
+            raise NotFound(f"no {type_.value} artifact with id {artifact_id}")
+        return artifact
+
+    def by_name(self, name: str) -> list[Artifact]:
+        if name == "*":
+            raise BadRequest('the name "*" is reserved for enumeration (POST /artifacts)')
+        with self.reg.db.transaction() as s:
+            found = ArtifactRepository(s).by_name(name)
+        if not found:
+            raise NotFound(f"no artifact named {name!r}")
+        return found
+
+    def enumerate(
+        self, queries: Sequence[NameQuery], offset: str | None
+    ) -> tuple[list[Artifact], str | None]:
+        if not queries:
+            raise BadRequest("send at least one artifact query, e.g. [{\"name\": \"*\"}]")
+        if len(queries) > MAX_QUERIES:
+            raise TooLarge(f"at most {MAX_QUERIES} queries per request; got {len(queries)}")
+        after = decode_offset(offset)
+        limit = self.reg.settings.enumerate_page_size
+        with self.reg.db.transaction() as s:
+            rows = ArtifactRepository(s).page(queries, after, limit + 1)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        next_offset = encode_offset(rows[-1][0]) if more and rows else None
+        return [a for _, a in rows], next_offset
+
+    def regex(self, pattern: str) -> list[Artifact]:
+        if not isinstance(pattern, str) or pattern == "":
+            raise InvalidRegex("regex must be a non-empty string")
+        if len(pattern) > MAX_REGEX_LENGTH:
+            raise InvalidRegex(f"regex longer than {MAX_REGEX_LENGTH} characters")
+        options = re2.Options()
+        options.max_mem = 8 << 20
+        options.log_errors = False
+        try:
+            compiled = re2.compile(pattern, options)
+        except re2.error as exc:
+            raise InvalidRegex(f"invalid regular expression {pattern!r}: {exc}") from exc
+        except Exception as exc:  # RE2 rejects some constructs with other errors (e.g. too big)
+            raise InvalidRegex(f"regular expression {pattern!r} is not supported: {exc}") from exc
+        found: list[Artifact] = []
+        after = 0
+        while True:
+            with self.reg.db.transaction() as s:
+                batch = ArtifactRepository(s).scan_search_text(after, REGEX_SCAN_BATCH)
+            for seq, artifact, text in batch:
+                after = seq
+                if compiled.search(artifact.name) or compiled.search(text):
+                    found.append(artifact)
+            if len(batch) < REGEX_SCAN_BATCH:
+                break
+        if not found:
+            raise NotFound(f"no artifact name or README matches {pattern!r}")
+        return found
+
+    def delete(self, type_: ArtifactType, artifact_id: str) -> None:
+        with self.reg.db.transaction() as s:
+            repo = ArtifactRepository(s)
+            artifact = repo.get(artifact_id)
+            if artifact is None or artifact.type != type_:
+                raise NotFound(f"no {type_.value} artifact with id {artifact_id}")
+            repo.delete(artifact_id)
+        self._delete_blobs(artifact_id)
+
+    def _delete_blobs(self, artifact_id: str) -> None:
+        try:
+            self.reg.blobs.delete_prefix(f"artifacts/{artifact_id}/")
+        except TmrError:  # unreferenced now; a later sweep or reset removes them
+            pass
+
+    def audit(self, type_: ArtifactType, artifact_id: str, user: User) -> list[AuditEntry]:
+        with self.reg.db.transaction() as s:
+            artifact = ArtifactRepository(s).get(artifact_id)
+            if artifact is None or artifact.type != type_:
+                raise NotFound(f"no {type_.value} artifact with id {artifact_id}")
+            audit = AuditRepository(s)
+            audit.append(record(artifact, user, AuditAction.AUDIT))
+            entries = audit.for_artifact(artifact_id)
+        return [e for e in entries if e.action.value in CONTRACT_ACTIONS]
+
+    def record(self, artifact: Artifact, user: User, action: AuditAction) -> None:
+        with self.reg.db.transaction() as s:
+            AuditRepository(s).append(record(artifact, user, action))
+
+    def reset(self, user: User) -> None:
+        from tmr.errors import Unauthorized
+
+        if not user.is_admin:
+            raise Unauthorized(f"user {user.name!r} may not reset the registry (admins only)")
+        with self.reg.db.transaction() as s:
+            ArtifactRepository(s).delete_all()
+            AuditRepository(s).delete_all()
+        self.reg.auth.reset_users()
+        try:
+            self.reg.blobs.delete_prefix("artifacts/")
+        except TmrError:
+            pass
+
+    def count(self) -> int:
+        with self.reg.db.transaction() as s:
+            return ArtifactRepository(s).count()
+
+
+def record(artifact: Artifact, user: User, action: AuditAction) -> AuditEntry:
+    return AuditEntry(
+        artifact_id=artifact.id,
+        artifact_name=artifact.name,
+        artifact_type=artifact.type,
+        user_name=user.name,
+        user_is_admin=user.is_admin,
+        action=action,
+        at=datetime.now(UTC),
+    )

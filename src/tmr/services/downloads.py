@@ -1,0 +1,170 @@
+"""Downloads: whole bundles or parts, streamed from the blob store with upstream pull-through.
+
+A file that was not copied at registration (large weights) is fetched from its upstream on first
+request, verified against the recorded sha256, stored in the blob store and recorded; a per-file
+lock makes concurrent first requests wait for one fetch instead of fetching twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from tmr.domain.artifact import Artifact, ArtifactType, AuditAction, User
+from tmr.domain.snapshot import Snapshot
+from tmr.errors import BadRequest, NotFound
+from tmr.services.catalog import record
+from tmr.services.keys import hub_key_from_url
+from tmr.services.registry import Registry
+from tmr.storage.db.artifacts import ArtifactRepository, StoredFile
+from tmr.storage.db.audit import AuditRepository
+
+log = logging.getLogger("tmr.downloads")
+
+PARTS = ("all", "weights", "card", "datasets", "code")
+MANIFEST = "tmr-manifest.json"
+
+_locks_guard = threading.Lock()
+_locks: dict[tuple[str, str], threading.Lock] = {}
+
+
+def _lock_for(artifact_id: str, path: str) -> threading.Lock:
+    with _locks_guard:
+        return _locks.setdefault((artifact_id, path), threading.Lock())
+
+
+@dataclass(frozen=True)
+class BundleFile:
+    """One file of a download: where it goes in the zip and where it comes from."""
+
+    arcname: str
+    owner: Artifact
+    file: StoredFile
+
+
+@dataclass(frozen=True)
+class DownloadPlan:
+    artifact: Artifact
+    part: str
+    files: list[BundleFile]
+    manifest: bytes
+
+    @property
+    def filename(self) -> str:
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in self.artifact.name)
+        suffix = "" if self.part == "all" else f"-{self.part}"
+        return f"{safe or self.artifact.id}{suffix}.zip"
+
+
+class DownloadService:
+    def __init__(self, registry: Registry) -> None:
+        self.reg = registry
+
+    def plan(self, artifact_id: str, part: str) -> DownloadPlan:
+        if part not in PARTS:
+            raise BadRequest(f"unknown part {part!r}; choose one of {', '.join(PARTS)}")
+        with self.reg.db.transaction() as s:
+            repo = ArtifactRepository(s)
+            artifact = repo.get(artifact_id)
+            if artifact is None:
+                raise NotFound(f"no artifact with id {artifact_id}")
+            own = repo.files(artifact_id)
+            files = [BundleFile(f.path, artifact, f) for f in own if part in ("all", f.part)]
+            if part in ("datasets", "code") and artifact.type == ArtifactType.model:
+                snapshot = repo.snapshot(artifact_id)
+                files += self._linked_files(repo, snapshot, part)
+        manifest = {
+            "id": artifact.id,
+            "name": artifact.name,
+            "type": artifact.type.value,
+            "url": artifact.url,
+            "part": part,
+            "files": [
+                {"path": b.arcname, "size": b.file.size, "sha256": b.file.sha256}
+                for b in files
+            ],
+        }
+        return DownloadPlan(artifact, part, files, json.dumps(manifest, indent=2).encode())
+
+    def _linked_files(
+        self, repo: ArtifactRepository, snapshot: Snapshot | None, part: str
+    ) -> list[BundleFile]:
+        if snapshot is None:
+            return []
+        urls = snapshot.linked_dataset_urls if part == "datasets" else snapshot.linked_code_urls
+        wanted = ArtifactType.dataset if part == "datasets" else ArtifactType.code
+        out: list[BundleFile] = []
+        seen: set[str] = set()
+        for url in urls:
+            key = hub_key_from_url(url)
+            for linked in repo.resolve_key(key, wanted) if key else []:
+                if linked.id in seen:
+                    continue
+                seen.add(linked.id)
+                out += [
+                    BundleFile(f"{part}/{linked.name}/{f.path}", linked, f)
+                    for f in repo.files(linked.id)
+                ]
+        return out
+
+    def record_download(self, artifact: Artifact, user: User, detail: str) -> None:
+        with self.reg.db.transaction() as s:
+            entry = record(artifact, user, AuditAction.DOWNLOAD)
+            AuditRepository(s).append(
+                type(entry)(**{**entry.__dict__, "detail": detail})
+            )
+
+    def ensure_blob(self, owner: Artifact, file: StoredFile) -> str:
+        """The blob key holding this file, pulling it from upstream first when needed."""
+        if file.blob_key:
+            return file.blob_key
+        with _lock_for(owner.id, file.path):
+            with self.reg.db.transaction() as s:
+                repo = ArtifactRepository(s)
+                current = {f.path: f for f in repo.files(owner.id)}.get(file.path)
+                snapshot = repo.snapshot(owner.id)
+            if current is None or snapshot is None:
+                raise NotFound(f"{file.path} is no longer part of artifact {owner.id}")
+            if current.blob_key:
+                return current.blob_key
+            tmp = Path(tempfile.mkdtemp(prefix="pull-", dir=self.reg.work_dir))
+            dest = tmp / "file"
+            try:
+                log.info("pulling %s/%s from upstream", owner.id, file.path)
+                sha = self.reg.download_file(snapshot, file.path, dest, self.reg.settings)
+                key = f"artifacts/{owner.id}/pulled-{secrets.token_hex(4)}/{file.path}"
+                self.reg.blobs.put_file(key, dest)
+            finally:
+                dest.unlink(missing_ok=True)
+                tmp.rmdir()
+            with self.reg.db.transaction() as s:
+                ArtifactRepository(s).set_blob_key(owner.id, file.path, key, sha)
+            return key
+
+    def single_file(self, artifact_id: str, path: str) -> tuple[Artifact, StoredFile, str]:
+        with self.reg.db.transaction() as s:
+            repo = ArtifactRepository(s)
+            artifact = repo.get(artifact_id)
+            if artifact is None:
+                raise NotFound(f"no artifact with id {artifact_id}")
+            match = {f.path: f for f in repo.files(artifact_id)}.get(path)
+        if match is None:
+            raise NotFound(f"artifact {artifact_id} has no file {path!r}")
+        return artifact, match, self.ensure_blob(artifact, match)
+
+    def zip_stream(self, plan: DownloadPlan) -> Iterator[bytes]:
+        """The zip of a plan, streamed; every file is pulled through before the first byte."""
+        from tmr.storage.bundles import ZipEntry, write_zip_stream
+
+        manifest_key = f"artifacts/{plan.artifact.id}/manifests/{plan.part}.json"
+        self.reg.blobs.put_bytes(manifest_key, plan.manifest)
+        entries = [ZipEntry(key=manifest_key, arcname=MANIFEST)]
+        entries += [ZipEntry(key=self.ensure_blob(b.owner, b.file), arcname=b.arcname)
+                    for b in plan.files]
+        return write_zip_stream(self.reg.blobs, entries)

@@ -1,0 +1,131 @@
+"""Health: liveness summary and per-component diagnostics over a trailing window."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+from tmr import __version__
+from tmr.errors import TmrError
+from tmr.services.activity import RequestRecord
+from tmr.services.registry import Registry
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _latency_stats(records: list[RequestRecord]) -> dict[str, Any]:
+    if not records:
+        return {"requests": 0, "errors": 0}
+    lat = sorted(r.latency_ms for r in records)
+    return {
+        "requests": len(records),
+        "errors": sum(1 for r in records if r.status >= 500),
+        "client_errors": sum(1 for r in records if 400 <= r.status < 500),
+        "latency_ms_mean": round(statistics.fmean(lat), 2),
+        "latency_ms_p50": round(lat[len(lat) // 2], 2),
+        "latency_ms_p99": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))], 2),
+    }
+
+
+def _timeline(records: list[RequestRecord], minutes: int) -> list[dict[str, Any]]:
+    bucket_s = max(60, minutes * 60 // 30)
+    now = time.time()
+    start = now - minutes * 60
+    counts = Counter(int((r.at - start) // bucket_s) for r in records)
+    return [
+        {"bucket": iso(start + i * bucket_s), "value": counts.get(i, 0), "unit": "requests"}
+        for i in range(int(minutes * 60 // bucket_s))
+    ]
+
+
+def summary(registry: Registry) -> dict[str, Any]:
+    try:
+        from tmr.services.catalog import CatalogService
+
+        count: int | None = CatalogService(registry).count()
+        status = "ok"
+    except TmrError:
+        count, status = None, "degraded"
+    return {
+        "status": status,
+        "uptime_seconds": int(time.time() - registry.started_at),
+        "artifact_count": count,
+        "version": __version__,
+        "checked_at": iso(time.time()),
+    }
+
+
+def components(registry: Registry, window_minutes: int, include_timeline: bool) -> dict[str, Any]:
+    records = registry.activity.window(window_minutes)
+    now = iso(time.time())
+    per_route = Counter(f"{r.method} {r.route}" for r in records)
+    api = _latency_stats(records)
+    api_metrics: dict[str, Any] = dict(api)
+    api_metrics["unique_clients"] = len({r.client for r in records if r.client})
+    for route, n in per_route.most_common(25):
+        api_metrics[f"route {route}"] = n
+    out = [
+        _component("api", "REST API", "Serves the contract's endpoints.", records, api_metrics,
+                   window_minutes, include_timeline, now),
+        _store_component("database", "Metadata database", registry.db.check,
+                         registry.db.dialect, now),
+        _store_component("blob-store", "Bundle object store", registry.blobs.check,
+                         registry.settings.resolved_blob_url.split("://")[0], now),
+    ]
+    ingests = [r for r in records if r.method in ("POST", "PUT") and r.route.startswith(("/artifact/{", "/artifacts/{"))]
+    out.append(_component("ingest", "Ingest pipeline", "Fetches upstream snapshots, rates and "
+                          "stores new artifacts.", ingests, _latency_stats(ingests),
+                          window_minutes, include_timeline, now))
+    downloads = [r for r in records if r.route.startswith("/download")]
+    out.append(_component("downloads", "Downloads", "Streams bundles and parts.", downloads,
+                          _latency_stats(downloads), window_minutes, include_timeline, now))
+    return {"components": out, "generated_at": now, "window_minutes": window_minutes}
+
+
+def _component(cid: str, name: str, description: str, records: list[RequestRecord],
+               metrics: dict[str, Any], minutes: int, timeline: bool, now: str) -> dict[str, Any]:
+    errors = sum(1 for r in records if r.status >= 500)
+    issues = []
+    if errors:
+        issues.append({"code": f"{cid}-server-errors", "severity": "error",
+                       "summary": f"{errors} server errors in the last {minutes} minutes",
+                       "details": "See the request log lines with status >= 500."})
+    body: dict[str, Any] = {
+        "id": cid,
+        "display_name": name,
+        "status": "degraded" if errors else "ok",
+        "observed_at": now,
+        "description": description,
+        "metrics": metrics,
+        "issues": issues,
+    }
+    if timeline:
+        body["timeline"] = _timeline(records, minutes)
+    return body
+
+
+def _store_component(cid: str, name: str, check: Any, backend: str, now: str) -> dict[str, Any]:
+    started = time.perf_counter()
+    issues = []
+    try:
+        check()
+        status = "ok"
+    except TmrError as exc:
+        status = "critical"
+        issues.append({"code": f"{cid}-unreachable", "severity": "error",
+                       "summary": f"{name} is unreachable", "details": exc.message})
+    return {
+        "id": cid,
+        "display_name": name,
+        "status": status,
+        "observed_at": now,
+        "description": f"{name} ({backend})",
+        "metrics": {"backend": backend,
+                    "check_ms": round((time.perf_counter() - started) * 1000, 2)},
+        "issues": issues,
+    }

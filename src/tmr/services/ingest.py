@@ -1,0 +1,316 @@
+"""Registering and updating artifacts: fetch a snapshot, rate models, gate, store atomically.
+
+The order matters for "never half-registered": everything slow or fallible (upstream fetch,
+rating, copying small files into the blob store under a fresh generation prefix) happens before
+the one database transaction that makes the artifact visible. If that transaction fails, the
+generation's blobs are deleted; no row ever points at a blob that is not there.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import shutil
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tmr.domain.artifact import Artifact, ArtifactType, AuditAction, AuditEntry, User
+from tmr.domain.rating import Rating
+from tmr.domain.snapshot import Snapshot
+from tmr.errors import BadRequest, IngestRejected, NotFound, TmrError
+from tmr.services.keys import hub_key_from_url, new_artifact_id, parent_key
+from tmr.services.registry import Registry
+from tmr.storage.bundles import classify
+from tmr.storage.db.artifacts import ArtifactRepository, StoredFile
+from tmr.storage.db.audit import AuditRepository
+
+log = logging.getLogger("tmr.ingest")
+
+SMALL_FILE_BYTES = 2 * 1024 * 1024
+SMALL_FILES_MAX = 40
+SEARCH_TEXT_MAX = 200_000
+
+
+@dataclass
+class Prepared:
+    """Everything needed to make an artifact visible in one transaction."""
+
+    type: ArtifactType
+    name: str
+    url: str
+    snapshot: Snapshot
+    hub_key: str | None
+    version: str | None
+    files: list[StoredFile]
+    local_files: dict[str, Path] = field(default_factory=dict)
+    rating: Rating | None = None
+
+
+def derive_name(url: str, snapshot: Snapshot | None = None) -> str:
+    if snapshot is not None and snapshot.hf is not None:
+        return snapshot.hf.repo_id.rsplit("/", 1)[-1]
+    if snapshot is not None and snapshot.github is not None:
+        return snapshot.github.name
+    key = hub_key_from_url(url)
+    if key:
+        return key.rsplit("/", 1)[-1]
+    tail = [s for s in url.rstrip("/").split("/") if s]
+    return tail[-1] if tail else url
+
+
+def search_text(name: str, snapshot: Snapshot) -> str:
+    return f"{name}\n{snapshot.readme}"[:SEARCH_TEXT_MAX]
+
+
+def snapshot_hub_key(snapshot: Snapshot, url: str) -> str | None:
+    if snapshot.hf is not None and snapshot.source == "huggingface":
+        prefix = "datasets/" if snapshot.hf.repo_type == "dataset" else ""
+        return f"{prefix}{snapshot.hf.repo_id}".lower()
+    if snapshot.github is not None:
+        return f"github/{snapshot.github.owner}/{snapshot.github.name}".lower()
+    return hub_key_from_url(url)
+
+
+def snapshot_version(snapshot: Snapshot) -> str | None:
+    if snapshot.hf is None:
+        return None
+    declared = snapshot.hf.card_data.get("version")
+    if isinstance(declared, str | int | float):
+        return str(declared)
+    tags = [t.removeprefix("v") for t in snapshot.hf.git_tags if t[:1].isdigit() or t[:2].lower() == "v" and t[1:2].isdigit()]
+    return tags[-1] if tags else None
+
+
+class IngestService:
+    def __init__(self, registry: Registry) -> None:
+        self.reg = registry
+
+    # --- public use cases ---------------------------------------------------------------
+    def register_url(self, type_: ArtifactType, url: str, name: str | None, user: User) -> Artifact:
+        snapshot = self.reg.fetch_snapshot(url, type_.value, self.reg.settings)
+        prepared = self._prepare(type_, name or derive_name(url, snapshot), url, snapshot)
+        try:
+            self._prefetch_small_files(prepared)
+            return self._store_new(prepared, user)
+        finally:
+            self._discard_local(prepared)
+
+    def register_prepared(self, prepared: Prepared, user: User) -> Artifact:
+        """Store an artifact whose files are already local (uploads)."""
+        self._rate_and_gate(prepared)
+        return self._store_new(prepared, user)
+
+    def update_url(
+        self, type_: ArtifactType, artifact_id: str, name: str, url: str, user: User
+    ) -> Artifact:
+        with self.reg.db.transaction() as s:
+            current = ArtifactRepository(s).get(artifact_id)
+        if current is None or current.type != type_:
+            raise NotFound(f"no {type_.value} artifact with id {artifact_id}")
+        if current.name != name:
+            raise BadRequest(
+                f"name {name!r} does not match artifact {artifact_id} (named {current.name!r})"
+            )
+        snapshot = self.reg.fetch_snapshot(url, type_.value, self.reg.settings)
+        prepared = self._prepare(type_, name, url, snapshot)
+        try:
+            self._prefetch_small_files(prepared)
+            return self._store_update(current, prepared, user)
+        finally:
+            self._discard_local(prepared)
+
+    # --- steps --------------------------------------------------------------------------
+    def _prepare(self, type_: ArtifactType, name: str, url: str, snapshot: Snapshot) -> Prepared:
+        files = [
+            StoredFile(f.path, f.size, f.sha256, classify(f.path), None) for f in snapshot.files
+        ]
+        prepared = Prepared(
+            type=type_,
+            name=name,
+            url=url,
+            snapshot=snapshot,
+            hub_key=snapshot_hub_key(snapshot, url),
+            version=snapshot_version(snapshot),
+            files=files,
+        )
+        self._rate_and_gate(prepared)
+        return prepared
+
+    def _rate_and_gate(self, prepared: Prepared) -> None:
+        if prepared.type != ArtifactType.model:
+            return
+        from tmr.services.rating import gate_failures, rate_snapshot
+
+        prepared.rating = rate_snapshot(self.reg, prepared.snapshot, prepared.name)
+        gated = self.reg.settings.gate_enabled and prepared.snapshot.source == "huggingface"
+        failures = gate_failures(prepared.rating) if gated else []
+        if failures:
+            listing = ", ".join(f"{m}={v:.2f}" for m, v in failures)
+            self._audit_rejection(prepared, listing)
+            raise IngestRejected(
+                f"model {prepared.name!r} was not registered: the ingest gate needs every "
+                f"applicable metric >= 0.5, these failed: {listing}",
+                failed_metrics={m: v for m, v in failures},
+            )
+
+    def _audit_rejection(self, prepared: Prepared, listing: str) -> None:
+        log.warning("ingest gate refused %s (%s): %s", prepared.name, prepared.url, listing)
+        with self.reg.db.transaction() as s:
+            AuditRepository(s).append(
+                AuditEntry(
+                    artifact_id=f"rejected-{secrets.token_hex(6)}",
+                    artifact_name=prepared.name,
+                    artifact_type=prepared.type,
+                    user_name="ingest-gate",
+                    user_is_admin=False,
+                    action=AuditAction.REJECT,
+                    at=datetime.now(UTC),
+                    detail=f"{prepared.url}: {listing}",
+                )
+            )
+
+    def _prefetch_small_files(self, prepared: Prepared) -> None:
+        """Copy small upstream files (card, configs, tokenizers) at registration time.
+
+        Large files are pulled through on first download. A file that cannot be fetched now is
+        simply left for the pull-through path; registration never waits for gigabytes.
+        """
+        small = [
+            f for f in prepared.files if f.size <= SMALL_FILE_BYTES and f.part != "weights"
+        ][:SMALL_FILES_MAX]
+        if not small or prepared.snapshot.source not in {"huggingface", "github"}:
+            return
+        tmp = Path(tempfile.mkdtemp(prefix="prefetch-", dir=self.reg.work_dir))
+
+        def fetch(f: StoredFile) -> tuple[str, Path, str] | None:
+            dest = tmp / secrets.token_hex(8)
+            try:
+                sha = self.reg.download_file(prepared.snapshot, f.path, dest, self.reg.settings)
+            except TmrError as exc:
+                log.info("prefetch of %s/%s skipped: %s", prepared.name, f.path, exc.message)
+                return None
+            return f.path, dest, sha
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results = [r for r in pool.map(fetch, small) if r is not None]
+        shas = {path: sha for path, _, sha in results}
+        prepared.local_files.update({path: dest for path, dest, _ in results})
+        prepared.files = [
+            StoredFile(f.path, f.size, shas.get(f.path, f.sha256), f.part, None)
+            for f in prepared.files
+        ]
+
+    @staticmethod
+    def _discard_local(prepared: Prepared) -> None:
+        parents = {p.parent for p in prepared.local_files.values()}
+        for folder in parents:
+            if folder.name.startswith("prefetch-"):
+                shutil.rmtree(folder, ignore_errors=True)
+
+    def _put_blobs(self, artifact_id: str, prepared: Prepared) -> tuple[str, list[StoredFile]]:
+        generation = f"artifacts/{artifact_id}/{secrets.token_hex(6)}"
+        files = []
+        try:
+            for f in prepared.files:
+                local = prepared.local_files.get(f.path)
+                key = None
+                if local is not None:
+                    key = f"{generation}/{f.path}"
+                    self.reg.blobs.put_file(key, local)
+                files.append(StoredFile(f.path, f.size, f.sha256, f.part, key))
+        except BaseException:
+            self.reg.blobs.delete_prefix(generation + "/")
+            raise
+        return generation, files
+
+    def _store_new(self, prepared: Prepared, user: User) -> Artifact:
+        now = datetime.now(UTC)
+        artifact = Artifact(
+            id=new_artifact_id(),
+            name=prepared.name,
+            type=prepared.type,
+            url=prepared.url,
+            created_at=now,
+            updated_at=now,
+            size_bytes=prepared.snapshot.total_bytes,
+            version=prepared.version,
+            created_by=user.name,
+        )
+        generation, files = self._put_blobs(artifact.id, prepared)
+        try:
+            with self.reg.db.transaction() as s:
+                repo = ArtifactRepository(s)
+                repo.add(
+                    artifact,
+                    source=prepared.snapshot.source,
+                    hub_key=prepared.hub_key,
+                    snapshot=prepared.snapshot,
+                    search_text=search_text(prepared.name, prepared.snapshot),
+                )
+                self._write_contents(repo, artifact.id, prepared, files)
+                AuditRepository(s).append(self._entry(artifact, user, AuditAction.CREATE))
+        except BaseException:
+            self.reg.blobs.delete_prefix(generation + "/")
+            raise
+        log.info("registered %s %s (%s) from %s", artifact.type.value, artifact.id,
+                 artifact.name, artifact.url)
+        return artifact
+
+    def _store_update(self, current: Artifact, prepared: Prepared, user: User) -> Artifact:
+        generation, files = self._put_blobs(current.id, prepared)
+        with self.reg.db.transaction() as s:
+            repo = ArtifactRepository(s)
+            old_keys = [f.blob_key for f in repo.files(current.id) if f.blob_key]
+            if not repo.exists(current.id):
+                raise NotFound(f"artifact {current.id} was deleted during the update")
+            repo.replace_contents(
+                current.id,
+                url=prepared.url,
+                source=prepared.snapshot.source,
+                hub_key=prepared.hub_key,
+                version=prepared.version,
+                size_bytes=prepared.snapshot.total_bytes,
+                snapshot=prepared.snapshot,
+                search_text=search_text(prepared.name, prepared.snapshot),
+            )
+            self._write_contents(repo, current.id, prepared, files)
+            AuditRepository(s).append(self._entry(current, user, AuditAction.UPDATE))
+        for key in old_keys:  # the old version's blobs, now unreferenced
+            try:
+                self.reg.blobs.delete(key)
+            except TmrError as exc:
+                log.warning("could not delete old blob %s: %s", key, exc.message)
+        del generation
+        with self.reg.db.transaction() as s:
+            updated = ArtifactRepository(s).get(current.id)
+        assert updated is not None
+        return updated
+
+    @staticmethod
+    def _write_contents(
+        repo: ArtifactRepository, artifact_id: str, prepared: Prepared, files: list[StoredFile]
+    ) -> None:
+        repo.set_files(artifact_id, files)
+        parents = []
+        for ref in prepared.snapshot.parents:
+            key = parent_key(ref.name)
+            if key and key != prepared.hub_key:
+                parents.append((key, ref.source))
+        repo.set_parents(artifact_id, parents)
+        if prepared.rating is not None:
+            repo.set_rating(artifact_id, prepared.rating.net_score, prepared.rating.model_dump())
+
+    @staticmethod
+    def _entry(artifact: Artifact, user: User, action: AuditAction) -> AuditEntry:
+        return AuditEntry(
+            artifact_id=artifact.id,
+            artifact_name=artifact.name,
+            artifact_type=artifact.type,
+            user_name=user.name,
+            user_is_admin=user.is_admin,
+            action=action,
+            at=datetime.now(UTC),
+        )

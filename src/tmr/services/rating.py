@@ -1,0 +1,81 @@
+"""Rating use cases: rate a snapshot with the metric runner, serve stored ratings and evidence."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tmr.domain.artifact import ArtifactType
+from tmr.domain.rating import Rating
+from tmr.domain.snapshot import Snapshot
+from tmr.errors import NotFound
+from tmr.services.keys import parent_key
+from tmr.services.registry import Registry
+from tmr.storage.db.artifacts import ArtifactRepository
+
+
+def parent_scores(registry: Registry, snapshot: Snapshot) -> list[float]:
+    """Net scores of the snapshot's declared parents that are in the registry and rated."""
+    keys = [k for k in (parent_key(p.name) for p in snapshot.parents) if k]
+    if not keys:
+        return []
+    with registry.db.transaction() as s:
+        repo = ArtifactRepository(s)
+        ids: list[str] = []
+        for key in keys:
+            ids += [a.id for a in repo.resolve_key(key, ArtifactType.model)]
+        scores = repo.net_scores(ids)
+    return [scores[i] for i in dict.fromkeys(ids) if i in scores]
+
+
+def rate_snapshot(registry: Registry, snapshot: Snapshot, name: str) -> Rating:
+    from tmr.metrics.runner import RatingInput, rate_model
+
+    sandbox = None
+    if registry.settings.sandbox_python:
+        from tmr.metrics.sandbox import SandboxConfig
+
+        sandbox = SandboxConfig(python=registry.settings.sandbox_python)
+    return rate_model(
+        RatingInput(
+            snapshot=snapshot,
+            name=name,
+            parent_scores=parent_scores(registry, snapshot),
+            sandbox=sandbox,
+        )
+    )
+
+
+def gate_failures(rating: Rating) -> list[tuple[str, float]]:
+    from tmr.metrics.runner import gate_failures as failures
+
+    return failures(rating)
+
+
+def stored_rating(registry: Registry, artifact_id: str) -> Rating:
+    with registry.db.transaction() as s:
+        repo = ArtifactRepository(s)
+        artifact = repo.get(artifact_id)
+        if artifact is None or artifact.type != ArtifactType.model:
+            raise NotFound(f"no model artifact with id {artifact_id}")
+        stored = repo.rating(artifact_id)
+    if stored is None:
+        raise NotFound(f"model {artifact_id} has no rating yet")
+    return Rating.model_validate(stored[1])
+
+
+def explanation(rating: Rating) -> dict[str, Any]:
+    return {
+        "name": rating.name,
+        "net_score": rating.net_score,
+        "metrics": {
+            key: {
+                "score": m.score,
+                "summary": m.summary,
+                "evidence": m.evidence,
+                "inconclusive": m.inconclusive,
+                "applicable": m.applicable,
+                "latency_seconds": m.latency_seconds,
+            }
+            for key, m in rating.metrics.items()
+        },
+    }

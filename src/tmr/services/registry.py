@@ -1,0 +1,63 @@
+"""The registry's wiring: one object holding the stores, the settings and the upstream seams.
+
+Built once per process by ``build_registry``; the API, the CLI and the Lambda handler share it.
+Sources and the metric runner are reached through attributes so tests and tools can swap them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tmr.config import Settings
+from tmr.domain.snapshot import Snapshot
+from tmr.services.activity import ActivityLog
+from tmr.services.auth import AuthService
+from tmr.storage.blobs import BlobStore, open_blob_store
+from tmr.storage.db.engine import Database
+from tmr.storage.db.migrate import upgrade
+
+FetchSnapshot = Callable[[str, str, Settings], Snapshot]
+DownloadFile = Callable[[Snapshot, str, Path, Settings], str]
+
+
+def _default_fetch(url: str, artifact_type: str, settings: Settings) -> Snapshot:
+    from tmr.sources import fetch_snapshot
+
+    return fetch_snapshot(url, artifact_type, settings)
+
+
+def _default_download(snapshot: Snapshot, path: str, dest: Path, settings: Settings) -> str:
+    from tmr.sources import download_file
+
+    return download_file(snapshot, path, dest, settings)
+
+
+@dataclass
+class Registry:
+    settings: Settings
+    db: Database
+    blobs: BlobStore
+    auth: AuthService
+    activity: ActivityLog = field(default_factory=ActivityLog)
+    fetch_snapshot: FetchSnapshot = _default_fetch
+    download_file: DownloadFile = _default_download
+    started_at: float = field(default_factory=time.time)
+
+    @property
+    def work_dir(self) -> Path:
+        path = self.settings.data_dir / "work"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+def build_registry(settings: Settings) -> Registry:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.resolved_database_url)
+    upgrade(db.engine)
+    blobs = open_blob_store(settings.resolved_blob_url, settings)
+    auth = AuthService(db, settings)
+    auth.ensure_default_admin()
+    return Registry(settings=settings, db=db, blobs=blobs, auth=auth)

@@ -1,0 +1,32 @@
+"""Registering an uploaded zip: safe extraction, a snapshot like an ingested one, atomic store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tmr.domain.artifact import Artifact, ArtifactType, User
+from tmr.services.ingest import IngestService, Prepared, snapshot_version
+from tmr.services.registry import Registry
+from tmr.sources.upload import bundle_snapshot, extract_bundle
+from tmr.storage.bundles import classify
+from tmr.storage.db.artifacts import StoredFile
+
+
+def register_upload(registry: Registry, type_: ArtifactType, zip_path: Path, dest: Path,
+                    filename: str, name: str | None, user: User) -> Artifact:
+    extracted = extract_bundle(zip_path, dest, registry.settings)
+    chosen = name or Path(filename).stem
+    url = f"upload://{user.name}/{filename}"
+    snapshot = bundle_snapshot(extracted, url, chosen, repo_type=type_.value)
+    prepared = Prepared(
+        type=type_,
+        name=chosen,
+        url=url,
+        snapshot=snapshot,
+        hub_key=None,
+        version=snapshot_version(snapshot),
+        files=[StoredFile(f.path, f.size, f.sha256, classify(f.path), None)
+               for f in snapshot.files],
+        local_files={f.path: extracted.path_of(f.path) for f in snapshot.files},
+    )
+    return IngestService(registry).register_prepared(prepared, user)

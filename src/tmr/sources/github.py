@@ -1,0 +1,312 @@
+"""Fetch a GitHub repository into a :class:`GitHubRepo` over the REST API (v3) with httpx.
+
+Reads the repository, its license and README (base64 contents), languages, contributors
+(anonymous ones included, paged through ``Link`` headers), the recursive git tree with sizes, and
+the merged pull requests with their reviews and files, which reviewedness needs. Everything is
+bounded: a few pages of contributors, at most :data:`MAX_PULLS` pull requests (the snapshot says
+when it stopped early with ``pulls_truncated``). A 404 is :class:`UpstreamNotFound`; timeouts,
+5xx and an exhausted rate limit are :class:`UpstreamUnavailable` with what to do about it.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from tmr.config import Settings
+from tmr.domain.snapshot import GitHubContributor, GitHubPull, GitHubPullFile, GitHubRepo, RepoFile
+from tmr.errors import TmrError, UpstreamNotFound, UpstreamUnavailable
+from tmr.sources.retry import with_retries
+
+log = logging.getLogger(__name__)
+
+MAX_PULLS = 100
+# Without a token GitHub allows 60 requests an hour, and each pull request costs three.
+MAX_PULLS_ANONYMOUS = 10
+MAX_CONTRIBUTOR_PAGES = 5
+MAX_PULL_LIST_PAGES = 10
+MAX_PULL_FILE_PAGES = 3
+MAX_RATE_LIMIT_WAIT_SECONDS = 5.0
+PER_PAGE = 100
+_WORKERS = 8
+
+
+class GitHubClient:
+    """A thin REST client: base URL, auth, retries, error mapping, ``Link`` pagination."""
+
+    def __init__(self, settings: Settings, transport: httpx.BaseTransport | None = None) -> None:
+        headers = {
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": "2022-11-28",
+            "User-Agent": "trustworthy-model-registry",
+        }
+        if settings.github_token:
+            headers["Authorization"] = f"Bearer {settings.github_token}"
+        self.base_url = settings.github_api_url.rstrip("/")
+        self.authenticated = bool(settings.github_token)
+        self._client = httpx.Client(
+            base_url=self.base_url,
+            headers=headers,
+            follow_redirects=True,
+            timeout=settings.upstream_timeout_seconds,
+            transport=transport,  # the test seam (httpx.MockTransport)
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> GitHubClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> httpx.Response:
+        """GET with bounded retries; raise the registry's errors for 404, 5xx and rate limits."""
+        return with_retries(lambda: self._get_once(path, params), f"GitHub GET {path}")
+
+    def json(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        response = self.get(path, params)
+        if response.status_code == 204 or not response.content:
+            return None
+        return response.json()
+
+    def paged(self, path: str, params: dict[str, Any], max_pages: int) -> tuple[list[Any], bool]:
+        """Items of up to ``max_pages`` pages; the flag is true when more pages were left."""
+        items: list[Any] = []
+        left = False
+        for page, more in self.pages(path, params, max_pages):
+            items.extend(page)
+            left = more
+        return items, left
+
+    def pages(
+        self, path: str, params: dict[str, Any], max_pages: int
+    ) -> Iterator[tuple[list[Any], bool]]:
+        """Each page (following ``Link: rel="next"``) and whether another one follows it."""
+        url: str | None = path
+        query: dict[str, Any] | None = {**params, "per_page": PER_PAGE}
+        for number in range(1, max_pages + 1):
+            assert url is not None
+            response = self.get(url, query)
+            page = response.json() if response.status_code != 204 and response.content else []
+            if not isinstance(page, list):
+                raise UpstreamUnavailable(f"GitHub answered {path} with a non-list page.")
+            url = response.links.get("next", {}).get("url")
+            query = None  # the next link carries the query
+            yield page, url is not None
+            if url is None or number == max_pages:
+                return
+
+    def _get_once(self, path: str, params: dict[str, Any] | None) -> httpx.Response:
+        try:
+            response = self._client.get(path, params=params)
+        except httpx.HTTPError as exc:
+            raise UpstreamUnavailable(
+                f"GitHub at {self.base_url} did not answer {path} ({type(exc).__name__}); "
+                "check GITHUB_API_URL and the network, then retry."
+            ) from exc
+        if response.status_code < 400:
+            return response
+        if response.status_code in (403, 429) and self._rate_limited(response):
+            wait = _retry_after(response)
+            if wait is not None and wait <= MAX_RATE_LIMIT_WAIT_SECONDS:
+                time.sleep(wait)
+                raise UpstreamUnavailable(f"GitHub rate limit hit on {path}; waited {wait:.0f}s.")
+            raise UpstreamUnavailable(
+                f"GitHub's rate limit is exhausted ({path}); set GITHUB_TOKEN for a higher limit "
+                "or retry later.",
+                retry_after=wait,
+                retryable=False,
+            )
+        if response.status_code == 404:
+            raise UpstreamNotFound(f"GitHub has no {path} (missing or private repository).")
+        if response.status_code == 401:
+            raise UpstreamUnavailable("GitHub rejected the credentials; check GITHUB_TOKEN.")
+        raise UpstreamUnavailable(
+            f"GitHub answered {response.status_code} for {path}; retry later.",
+            status=response.status_code,
+        )
+
+    @staticmethod
+    def _rate_limited(response: httpx.Response) -> bool:
+        return (
+            response.headers.get("X-RateLimit-Remaining") == "0"
+            or "Retry-After" in response.headers
+            or response.status_code == 429
+        )
+
+
+def fetch_github_repo(
+    owner: str,
+    repo: str,
+    settings: Settings,
+    *,
+    branch: str | None = None,
+    subdir: str | None = None,
+) -> GitHubRepo:
+    """Fetch ``owner/repo`` (optionally one branch and sub-folder) into a :class:`GitHubRepo`."""
+    with GitHubClient(settings) as gh:
+        base = f"/repos/{owner}/{repo}"
+        try:
+            info = gh.json(base)
+        except UpstreamNotFound as exc:
+            raise UpstreamNotFound(
+                f"GitHub repository {owner}/{repo} does not exist (or is private: set "
+                "GITHUB_TOKEN); check the URL."
+            ) from exc
+        if not isinstance(info, dict) or not isinstance(info.get("owner"), dict):
+            raise UpstreamUnavailable(f"GitHub answered {base} with something not a repository.")
+        owner, repo = str(info["owner"].get("login") or owner), str(info.get("name") or repo)
+        base = f"/repos/{owner}/{repo}"
+        ref = quote(branch or info.get("default_branch") or "main", safe="/")
+        license_spdx, license_name, license_text = _license(gh, base, info)
+        pulls, truncated = _merged_pulls(gh, base)
+        return GitHubRepo(
+            owner=owner,
+            name=repo,
+            default_branch=info.get("default_branch") or "main",
+            head_sha=_optional(lambda: gh.json(f"{base}/branches/{ref}")["commit"]["sha"]),
+            subdir=subdir,
+            description=info.get("description"),
+            license_spdx=license_spdx,
+            license_name=license_name,
+            license_text=license_text,
+            stars=int(info.get("stargazers_count") or 0),
+            forks=int(info.get("forks_count") or 0),
+            open_issues=int(info.get("open_issues_count") or 0),
+            archived=bool(info.get("archived")),
+            created_at=info.get("created_at"),
+            pushed_at=info.get("pushed_at"),
+            topics=[t for t in info.get("topics") or [] if isinstance(t, str)],
+            readme_text=_readme(gh, base, ref, subdir),
+            languages=_optional(lambda: gh.json(f"{base}/languages")) or {},
+            contributors=_contributors(gh, base),
+            files=_tree(gh, base, ref, subdir),
+            pulls=pulls,
+            pulls_truncated=truncated,
+        )
+
+
+def _optional(call: Any) -> Any:
+    """Evidence we can live without: a missing or broken answer is logged and becomes None."""
+    try:
+        return call()
+    except (TmrError, KeyError, TypeError, ValueError) as exc:
+        log.info("optional GitHub data unavailable: %s", exc)
+        return None
+
+
+def _decode_content(payload: Any) -> str | None:
+    if not isinstance(payload, dict) or not isinstance(payload.get("content"), str):
+        return None
+    if payload.get("encoding", "base64") != "base64":
+        return payload["content"]
+    try:
+        return base64.b64decode(payload["content"]).decode("utf-8", errors="replace")
+    except ValueError:
+        return None
+
+
+def _license(gh: GitHubClient, base: str, info: dict[str, Any]) -> tuple[str | None, ...]:
+    payload = _optional(lambda: gh.json(f"{base}/license"))
+    obj = (payload or {}).get("license") or info.get("license") or {}
+    spdx = obj.get("spdx_id") if isinstance(obj, dict) else None
+    name = obj.get("name") if isinstance(obj, dict) else None
+    return (None if spdx in (None, "NOASSERTION") else spdx), name, _decode_content(payload)
+
+
+def _readme(gh: GitHubClient, base: str, ref: str, subdir: str | None) -> str:
+    if subdir:
+        text = _decode_content(_optional(lambda: gh.json(f"{base}/readme/{subdir}", {"ref": ref})))
+        if text is not None:
+            return text
+    return _decode_content(_optional(lambda: gh.json(f"{base}/readme", {"ref": ref}))) or ""
+
+
+def _contributors(gh: GitHubClient, base: str) -> list[GitHubContributor]:
+    page = _optional(lambda: gh.paged(f"{base}/contributors", {"anon": 1}, MAX_CONTRIBUTOR_PAGES))
+    people: list[GitHubContributor] = []
+    for item in page[0] if page else []:
+        if not isinstance(item, dict):
+            continue
+        login = item.get("login") or item.get("name") or item.get("email") or "anonymous"
+        people.append(
+            GitHubContributor(login=str(login), contributions=int(item.get("contributions") or 0))
+        )
+    return people
+
+
+def _tree(gh: GitHubClient, base: str, ref: str, subdir: str | None) -> list[RepoFile]:
+    payload = _optional(lambda: gh.json(f"{base}/git/trees/{ref}", {"recursive": 1}))
+    entries = payload.get("tree", []) if isinstance(payload, dict) else []
+    if isinstance(payload, dict) and payload.get("truncated"):
+        log.info("GitHub truncated the tree of %s", base)
+    prefix = f"{subdir.rstrip('/')}/" if subdir else ""
+    return [
+        RepoFile(path=e["path"], size=int(e.get("size") or 0))
+        for e in entries
+        if isinstance(e, dict)
+        and e.get("type") == "blob"
+        and str(e.get("path", "")).startswith(prefix)
+    ]
+
+
+def _merged_pulls(gh: GitHubClient, base: str) -> tuple[list[GitHubPull], bool]:
+    """The most recently updated merged pull requests, with reviews and files, up to a limit."""
+    limit = MAX_PULLS if gh.authenticated else MAX_PULLS_ANONYMOUS
+    merged: list[int] = []
+    truncated = False
+    params = {"state": "closed", "sort": "updated", "direction": "desc"}
+    try:
+        for page, more in gh.pages(f"{base}/pulls", params, MAX_PULL_LIST_PAGES):
+            numbers = [p["number"] for p in page if isinstance(p, dict) and p.get("merged_at")]
+            merged.extend(numbers)
+            if len(merged) >= limit:
+                truncated = len(merged) > limit or more
+                break
+            truncated = more
+    except TmrError as exc:
+        log.info("pull requests of %s unavailable: %s", base, exc.message)
+        return [], False
+    with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+        pulls = [p for p in pool.map(lambda n: _pull(gh, base, n), merged[:limit]) if p]
+    return pulls, truncated
+
+
+def _pull(gh: GitHubClient, base: str, number: int) -> GitHubPull | None:
+    detail = _optional(lambda: gh.json(f"{base}/pulls/{number}"))
+    if not isinstance(detail, dict):
+        return None
+    reviews = _optional(lambda: gh.paged(f"{base}/pulls/{number}/reviews", {}, 1))
+    review_list = [r for r in (reviews[0] if reviews else []) if isinstance(r, dict)]
+    files = _optional(lambda: gh.paged(f"{base}/pulls/{number}/files", {}, MAX_PULL_FILE_PAGES))
+    return GitHubPull(
+        number=number,
+        merged=bool(detail.get("merged") or detail.get("merged_at")),
+        review_count=len(review_list),
+        approved=any(r.get("state") == "APPROVED" for r in review_list),
+        additions=int(detail.get("additions") or 0),
+        files=[
+            GitHubPullFile(path=str(f.get("filename")), additions=int(f.get("additions") or 0))
+            for f in (files[0] if files else [])
+            if isinstance(f, dict)
+        ],
+    )
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if value is not None and value.strip().isdigit():
+        return float(value)
+    reset = response.headers.get("X-RateLimit-Reset")
+    if reset is not None and reset.strip().isdigit():
+        return max(0.0, float(reset) - time.time())
+    return None

@@ -1,0 +1,1 @@
+"""Persistence: the metadata database (``storage.db``) and the object store (``storage.blobs``)."""

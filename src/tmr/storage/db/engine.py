@@ -1,0 +1,92 @@
+"""Engine and session factory chosen by database URL (sqlite:///… or postgresql://…)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from tmr.errors import StorageUnavailable
+
+_SCHEMES = {
+    "sqlite": "sqlite",
+    "postgresql": "postgresql+psycopg",
+    "postgres": "postgresql+psycopg",
+    "postgresql+psycopg": "postgresql+psycopg",
+}
+
+
+def normalise_url(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in _SCHEMES:
+        valid = ", ".join(sorted({s.split("+")[0] + "://" for s in _SCHEMES}))
+        raise ValueError(f"unsupported database URL {url!r}; valid schemes: {valid}")
+    return f"{_SCHEMES[scheme]}://{rest}"
+
+
+def make_engine(url: str) -> Engine:
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=True
+        )
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+class Database:
+    """Owns the engine and hands out one transaction per unit of work."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session that commits once at the end, or rolls back everything on any error."""
+        try:
+            session = self._sessions()
+        except OperationalError as exc:  # pragma: no cover - connection pool failure
+            raise StorageUnavailable(f"database unreachable: {exc.orig}") from exc
+        try:
+            yield session
+            session.commit()
+        except OperationalError as exc:
+            session.rollback()
+            raise StorageUnavailable(
+                f"database error ({self.dialect}): {exc.orig}; nothing was written"
+            ) from exc
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def check(self) -> None:
+        from sqlalchemy import text
+
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except OperationalError as exc:
+            raise StorageUnavailable(f"database unreachable ({self.dialect}): {exc.orig}") from exc
+
+    def dispose(self) -> None:
+        self.engine.dispose()

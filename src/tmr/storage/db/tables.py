@@ -1,0 +1,123 @@
+"""Table definitions (SQLAlchemy 2 declarative). Migrations in ``migrations/`` mirror these."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+SeqType = BigInteger().with_variant(Integer, "sqlite")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ArtifactRow(Base):
+    __tablename__ = "artifacts"
+
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    name: Mapped[str] = mapped_column(String(512), nullable=False)
+    type: Mapped[str] = mapped_column(String(16), nullable=False)
+    url: Mapped[str] = mapped_column(Text, nullable=False)
+    source: Mapped[str] = mapped_column(String(16), nullable=False)
+    hub_key: Mapped[str | None] = mapped_column(String(512))
+    version: Mapped[str | None] = mapped_column(String(128))
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0, nullable=False)
+    snapshot: Mapped[str] = mapped_column(Text, nullable=False)
+    search_text: Mapped[str] = mapped_column(Text, default="", nullable=False)
+    created_by: Mapped[str | None] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+    __table_args__ = (
+        Index("ix_artifacts_name_seq", "name", "seq"),
+        Index("ix_artifacts_type_seq", "type", "seq"),
+        Index("ix_artifacts_hub_key", "hub_key"),
+    )
+
+
+class ArtifactFileRow(Base):
+    __tablename__ = "artifact_files"
+
+    artifact_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("artifacts.id", ondelete="CASCADE"), primary_key=True
+    )
+    path: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    part: Mapped[str] = mapped_column(String(16), nullable=False)
+    blob_key: Mapped[str | None] = mapped_column(String(1200))
+
+
+class ParentRefRow(Base):
+    __tablename__ = "parent_refs"
+
+    artifact_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("artifacts.id", ondelete="CASCADE"), primary_key=True
+    )
+    parent_key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    source: Mapped[str] = mapped_column(String(32), nullable=False)
+
+    __table_args__ = (Index("ix_parent_refs_parent_key", "parent_key"),)
+
+
+class RatingRow(Base):
+    __tablename__ = "ratings"
+
+    artifact_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("artifacts.id", ondelete="CASCADE"), primary_key=True
+    )
+    net_score: Mapped[float] = mapped_column(Float, nullable=False)
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+    rated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class AuditRow(Base):
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    artifact_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    artifact_name: Mapped[str] = mapped_column(String(512), nullable=False)
+    artifact_type: Mapped[str] = mapped_column(String(16), nullable=False)
+    user_name: Mapped[str] = mapped_column(String(256), nullable=False)
+    user_is_admin: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    action: Mapped[str] = mapped_column(String(16), nullable=False)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    detail: Mapped[str | None] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    hash: Mapped[str] = mapped_column(String(64), nullable=False)
+
+    __table_args__ = (Index("ix_audit_artifact_seq", "artifact_id", "seq"),)
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+
+    name: Mapped[str] = mapped_column(String(256), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(String(256), nullable=False)
+    is_admin: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    permissions: Mapped[str] = mapped_column(String(256), nullable=False, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class TokenRow(Base):
+    __tablename__ = "tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_name: Mapped[str] = mapped_column(String(256), nullable=False, index=True)
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    calls_left: Mapped[int] = mapped_column(Integer, nullable=False)

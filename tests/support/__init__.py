@@ -1,0 +1,1 @@
+"""Test support: fixtures for real services the tests run against."""
