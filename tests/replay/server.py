@@ -101,6 +101,7 @@ class ReplayHandler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # load tests open many connections at once
     owner: ReplayServer
 
 

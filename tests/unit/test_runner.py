@@ -167,3 +167,12 @@ def test_every_recorded_model_rates_cleanly_and_serialises():
         body = json.loads(json.dumps(explain(rating)))
         assert 0.0 <= body["net_score"] <= 1.0
         assert set(rating.to_model_rating()) >= {"net_score", "tree_score_latency"}
+
+
+def test_lenient_gate_leaves_out_inconclusive_metrics():
+    rating = _rating()
+    rating.metrics["dataset_quality"] = MetricResult(
+        name="dataset_quality", score=0.0, inconclusive=True
+    )
+    assert gate_failures(rating) == [("dataset_quality", 0.0)]
+    assert gate_failures(rating, include_inconclusive=False) == []

@@ -8,7 +8,8 @@ Gate policy (``gate_failures``): every applicable metric must reach ``GATE_THRES
 applicable metrics (reviewedness -1, tree_score of a root model) are excluded. size_score fails
 only when the model fits no device at all (its best device is below the threshold): a model for
 servers is not untrustworthy because it does not fit a Raspberry Pi. Inconclusive metrics count
-with their fallback score: a model whose evidence is missing is not vetted.
+with their fallback score by default: a model whose evidence is missing is not vetted
+(``include_inconclusive=False`` is the lenient variant for deployments that want it).
 """
 
 from __future__ import annotations
@@ -101,12 +102,20 @@ def rate_model(inp: RatingInput, metrics: dict[str, Metric] | None = None) -> Ra
     )
 
 
-def gate_failures(rating: Rating, threshold: float = GATE_THRESHOLD) -> list[tuple[str, float]]:
-    """(metric, score) of every applicable metric below the threshold; empty means accepted."""
+def gate_failures(
+    rating: Rating, threshold: float = GATE_THRESHOLD, include_inconclusive: bool = True
+) -> list[tuple[str, float]]:
+    """(metric, score) of every applicable metric below the threshold; empty means accepted.
+
+    ``include_inconclusive=False`` is the lenient variant: metrics that could not be computed
+    (no dataset linked, no repository) are then left out instead of counting as failures.
+    """
     failures: list[tuple[str, float]] = []
     for name in METRIC_NAMES:
         result = rating.metrics.get(name)
         if result is None or not result.applicable:
+            continue
+        if result.inconclusive and not include_inconclusive:
             continue
         score = result.score
         value = max(score.values()) if isinstance(score, dict) else float(score)

@@ -120,13 +120,14 @@ def validate_prefix(prefix: str) -> str:
 def check_range(start: int, end: int | None, size: int) -> tuple[int, int]:
     """Resolve an inclusive HTTP-style range against ``size``; return (start, stop) half-open.
 
-    ``end`` past the last byte is clamped, as HTTP does; a start beyond the object (except 0 on an
-    empty object) or an end before the start is unsatisfiable and raises ValueError.
+    ``end`` past the last byte is clamped, as HTTP does; ``end == start - 1`` is an empty range
+    (what ``0..size-1`` gives for an empty object); a start beyond the object or an end further
+    before the start is unsatisfiable and raises ValueError.
     """
-    if start < 0 or (end is not None and end < start):
+    if start < 0 or (end is not None and end < start - 1):
         raise ValueError(f"invalid byte range {start}-{'' if end is None else end}")
-    if size == 0 and start == 0:
-        return 0, 0
+    if (end is not None and end == start - 1 and start <= size) or (size == 0 and start == 0):
+        return start, start
     if start >= size:
         raise ValueError(f"range start {start} is beyond the object size {size}")
     stop = size if end is None else min(end + 1, size)

@@ -38,6 +38,7 @@ from tmr.errors import NotFound, StorageUnavailable, TmrError
 from tmr.storage.blobs.base import (
     BlobInfo,
     HashingReader,
+    check_range,
     content_disposition,
     validate_key,
     validate_prefix,
@@ -253,8 +254,14 @@ class S3BlobStore:
         self, key: str, start: int = 0, end: int | None = None, chunk_size: int = 1 << 20
     ) -> Iterator[bytes]:
         full = self._full(key)
-        if start < 0 or (end is not None and end < start):
+        if start < 0 or (end is not None and end < start - 1):
             raise ValueError(f"invalid byte range {start}-{'' if end is None else end}")
+        if end is not None and end == start - 1:  # an empty range: S3 cannot express it
+            info = self.stat(key)
+            if info is None:
+                raise NotFound(f"blob {key!r} not found in {self.url}", key=key)
+            check_range(start, end, info.size)
+            return iter(())
         kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": full}
         if start or end is not None:
             kwargs["Range"] = f"bytes={start}-{'' if end is None else end}"
