@@ -44,21 +44,58 @@ async def _hammer(base: str, token: str, ids: list[str], clients: int, total: in
     return latencies
 
 
-def bench_reads(tmp: Path, count: int, clients: int, total: int) -> None:
-    data = tmp / "reads"
+WRK_SCRIPT = """
+local ids = {}
+for line in io.lines("%s") do ids[#ids + 1] = line end
+request = function()
+  return wrk.format("GET", "/artifacts/dataset/" .. ids[math.random(#ids)])
+end
+done = function(summary, latency, requests)
+  io.write(string.format("WRK %%d %%f %%f %%f %%d\\n", summary.requests, summary.duration / 1e6,
+    latency:percentile(50) / 1e3, latency:percentile(99) / 1e3,
+    summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.timeout))
+end
+"""
+
+
+def bench_reads(tmp: Path, count: int, clients: int, total: int, workers: int = 1) -> None:
+    """wrk (C, from Debian's package) drives the load when present, so the client does not eat
+    the server's CPU; otherwise an asyncio httpx client does (slower, it competes for cores)."""
+    import shutil
+    import subprocess
+
+    data = tmp / f"reads-{workers}"
     data.mkdir()
     ids = seed(f"sqlite:///{data / 'registry.db'}", count)
-    server = Server(data)
+    server = Server(data, workers=workers)
     try:
         token = server.token()
-        started = time.perf_counter()
-        lat = asyncio.run(_hammer(server.base, token, ids, clients, total))
-        elapsed = time.perf_counter() - started
+        wrk = shutil.which("wrk")
+        if wrk:
+            (tmp / "ids.txt").write_text("\n".join(ids))
+            (tmp / "reads.lua").write_text(WRK_SCRIPT % (tmp / "ids.txt"))
+            subprocess.run([wrk, "-t2", f"-c{clients}", "-d5s", "--timeout", "10s", "-s", str(tmp / "reads.lua"),
+                            "-H", f"X-Authorization: {token}", server.base],
+                           capture_output=True, text=True, check=True)  # warm-up
+            out = subprocess.run([wrk, "-t2", f"-c{clients}", "-d15s", "--timeout", "10s", "-s",
+                                  str(tmp / "reads.lua"), "-H", f"X-Authorization: {token}",
+                                  server.base], capture_output=True, text=True, check=True).stdout
+            line = next(x for x in out.splitlines() if x.startswith("WRK "))
+            n, seconds, p50, p99, errors = line.split()[1:]
+            rps = int(n) / float(seconds)
+            p50_ms, p99_ms, done, tool = float(p50), float(p99), int(n), "wrk"
+            assert int(errors) == 0, out
+        else:
+            started = time.perf_counter()
+            lat = asyncio.run(_hammer(server.base, token, ids, clients, total))
+            elapsed = time.perf_counter() - started
+            rps, done, tool = len(lat) / elapsed, len(lat), "httpx"
+            p50_ms, p99_ms = percentile(lat, 0.5) * 1000, percentile(lat, 0.99) * 1000
     finally:
         server.stop()
-    print(f"GET /artifacts/{{type}}/{{id}}: {count} artifacts, {clients} concurrent clients, "
-          f"{len(lat)} requests: {len(lat) / elapsed:.0f} req/s, "
-          f"p50 {percentile(lat, 0.5) * 1000:.1f} ms, p99 {percentile(lat, 0.99) * 1000:.1f} ms")
+    print(f"GET /artifacts/{{type}}/{{id}} ({tool}, {workers} worker(s)): {count} artifacts, "
+          f"{clients} concurrent clients, {done} requests: {rps:.0f} req/s, "
+          f"p50 {p50_ms:.1f} ms, p99 {p99_ms:.1f} ms")
 
 
 def bench_enumerate(tmp: Path, sizes: list[int]) -> None:
@@ -150,6 +187,7 @@ def main() -> None:
             bench_download_memory(tmp, 64)
         else:
             bench_reads(tmp, 10_000, 100, 20_000)
+            bench_reads(tmp, 10_000, 100, 20_000, workers=2)
             bench_enumerate(tmp, [1000, 100_000])
             bench_download_memory(tmp, 1024)
 

@@ -59,13 +59,14 @@ def free_port() -> int:
 class Server:
     """``tmr serve`` in a subprocess on loopback."""
 
-    def __init__(self, data_dir: Path, **env: str) -> None:
+    def __init__(self, data_dir: Path, workers: int = 1, **env: str) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         full_env = {**os.environ, "TMR_DATA_DIR": str(data_dir), "LOG_LEVEL": "0",
                     "TMR_TOKEN_MAX_CALLS": "100000000", **env}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tmr.cli", "serve", "--port", str(self.port)],
+            [sys.executable, "-m", "tmr.cli", "serve", "--port", str(self.port),
+             "--workers", str(workers)],
             env=full_env, cwd=ROOT,
         )
         deadline = time.time() + 60
@@ -81,7 +82,7 @@ class Server:
     def token(self) -> str:
         return str(httpx.put(f"{self.base}/authenticate", json=ADMIN, timeout=30).json())
 
-    def rss_mb(self) -> tuple[float, float]:
+    def rss_mb(self) -> tuple[float, float]:  # single-worker servers only
         """(current RSS, peak RSS) of the server process in MB."""
         fields = {}
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():

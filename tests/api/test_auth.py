@@ -108,3 +108,23 @@ def test_only_admins_register_users_and_users_delete_themselves(client, auth):
     assert r.status_code == 401
     assert client.delete("/users/eli", headers=eli).status_code == 200
     assert client.post("/artifacts", json=[{"name": "*"}], headers=eli).status_code == 403
+
+
+def test_two_replicas_never_exceed_a_tokens_budget(make_settings):
+    """Two processes' worth of AuthService on one database: leases never over-spend."""
+    from tmr.errors import Forbidden
+    from tmr.services.auth import LEASE_CALLS, AuthService
+    from tmr.services.registry import build_registry
+
+    settings = make_settings(token_max_calls=60)
+    registry = build_registry(settings)
+    token = registry.auth.login(ADMIN, True, PACKAGES_SPELLING)
+    replicas = [registry.auth, AuthService(registry.db, settings)]
+    accepted = 0
+    for i in range(200):
+        try:
+            replicas[i % 2].user_for_token(token)
+            accepted += 1
+        except Forbidden:
+            pass
+    assert 60 - LEASE_CALLS <= accepted <= 60

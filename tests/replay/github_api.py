@@ -1,12 +1,22 @@
 """A replay of the GitHub REST API (v3) over tests/data/upstream/github.
 
 Answers ``/repos/{owner}/{repo}`` and its ``contributors`` (anonymous ones only with ``anon=1``),
-``languages``, ``license`` and ``readme`` (base64 contents), ``contents/{path}``,
+``languages``, ``license`` and ``readme`` (base64 contents), ``contents/{path}`` (see below),
 ``branches/{branch}``, ``git/trees/{ref}`` (``recursive=1``), ``commits`` and ``pulls`` (list
 without the detail-only fields; ``/pulls/{n}``, ``/reviews``, ``/files``). Lists are paged with
 ``per_page`` (default 30, max 100) and ``page`` and a ``Link`` header; URLs inside the recorded
 JSON are rewritten from ``https://api.github.com`` to this server. Unknown things answer GitHub's
 404 shape. Tree entries carry the git blob id of the bytes this replay would serve for the file.
+
+``contents/{path}?ref=`` answers as GitHub does: ``ref`` may be the default branch or the head
+commit sha (anything else: 404 "No commit found for the ref"); with the raw media type
+(``application/vnd.github.raw+json``, ``.raw``, ``.v3.raw``) a file's bytes; by default its JSON
+object (``type``, ``encoding: base64``, ``size``, ``name``, ``path``, ``sha`` = git blob id of the
+served bytes, ``content`` base64 with line breaks), without content (``encoding: none``) above
+1 MB as GitHub does; a directory (or the root, with no path) as the JSON list of its entries, or
+``{..., "type": "dir", "entries": [...]}`` with the object media type; 404 for missing paths.
+Files are served at their recorded size (no scaling), so the tree's sizes are the served sizes:
+the recorded bytes from ``files/`` when present, else deterministic pseudo-random bytes.
 """
 
 from __future__ import annotations
@@ -36,6 +46,25 @@ _DETAIL_ONLY = (
     "deletions",
     "changed_files",
 )
+CONTENTS_DOCS = f"{DOCS}/repos/contents#get-repository-content"
+RAW_MEDIA_TYPES = frozenset(
+    {
+        "application/vnd.github.raw",
+        "application/vnd.github.raw+json",
+        "application/vnd.github.v3.raw",
+        "application/vnd.github.v3.raw+json",
+    }
+)
+OBJECT_MEDIA_TYPES = frozenset(
+    {
+        "application/vnd.github.object",
+        "application/vnd.github.object+json",
+        "application/vnd.github.v3.object",
+        "application/vnd.github.v3.object+json",
+    }
+)
+JSON_CONTENT_LIMIT = 1024 * 1024  # above 1 MB the JSON object carries no content
+RAW_LIMIT = 100 * 1024 * 1024  # above 100 MB the endpoint serves nothing
 
 
 class GitHubRecord:
@@ -59,6 +88,35 @@ class GitHubRecord:
                 seed = hashlib.sha256(f"github/{self.folder.name}/{path}".encode()).digest()
                 return random.Random(seed).randbytes(int(entry.get("size") or 0))
         return None
+
+    def entries(self) -> list[dict[str, Any]]:
+        """The recorded tree entries (blobs and trees)."""
+        return list((self.load("tree.json") or {"tree": []})["tree"])
+
+    def is_dir(self, path: str) -> bool:
+        """Whether ``path`` is a folder of the tree ("" is the root)."""
+        if not path:
+            return True
+        prefix = path + "/"
+        return any(
+            (e["path"] == path and e.get("type") == "tree") or e["path"].startswith(prefix)
+            for e in self.entries()
+        )
+
+    def children(self, folder: str) -> list[tuple[str, str]]:
+        """The ``(path, "file" | "dir")`` entries directly inside ``folder``, sorted by name."""
+        prefix = f"{folder}/" if folder else ""
+        found: dict[str, str] = {}
+        for e in self.entries():
+            path = e["path"]
+            if not path.startswith(prefix) or path == folder:
+                continue
+            head, sep, _ = path[len(prefix) :].partition("/")
+            if sep or e.get("type") == "tree":
+                found[prefix + head] = "dir"
+            elif e.get("type") == "blob":
+                found.setdefault(prefix + head, "file")
+        return sorted(found.items())
 
     def blob_ids(self) -> dict[str, str]:
         with self._lock:
@@ -176,32 +234,46 @@ class _GitHubHandler(ReplayHandler):
             case _:
                 self._not_found()
 
-    def _contents_payload(self, record: GitHubRecord, path: str) -> dict[str, Any] | None:
+    def _contents_payload(
+        self, record: GitHubRecord, path: str, ref: str | None = None
+    ) -> dict[str, Any] | None:
         data = record.file_bytes(path)
         if data is None:
             return None
+        payload = self._entry(record, path, "file", ref, data)
+        if len(data) > JSON_CONTENT_LIMIT:
+            return {**payload, "content": "", "encoding": "none"}
+        # GitHub wraps base64 at 60-76 columns, with a trailing newline
+        return {**payload, "content": base64.encodebytes(data).decode(), "encoding": "base64"}
+
+    def _entry(
+        self, record: GitHubRecord, path: str, kind: str, ref: str | None, data: bytes = b""
+    ) -> dict[str, Any]:
+        """One contents object without content: a file (of ``data``) or a directory."""
         repo = record.load("repo.json")
+        ref = ref or repo.get("default_branch") or "main"
         api = f"{GITHUB_API}/repos/{repo['full_name']}"
-        encoded = base64.encodebytes(data).decode()  # GitHub wraps base64 at 60-76 columns
-        sha = git_blob_id(data)
-        html = f"{repo['html_url']}/blob/{repo.get('default_branch', 'main')}/{path}"
+        if kind == "file":
+            sha = git_blob_id(data)
+            git = f"{api}/git/blobs/{sha}"
+            html = f"{repo['html_url']}/blob/{ref}/{path}"
+        else:
+            sha = hashlib.sha1(f"tree:{ref}:{path}".encode()).hexdigest()  # noqa: S324
+            git = f"{api}/git/trees/{sha}"
+            html = f"{repo['html_url']}/tree/{ref}/{path}"
+        url = f"{api}/contents/{path}?ref={ref}"
         return {
             "name": path.rsplit("/", 1)[-1],
             "path": path,
             "sha": sha,
             "size": len(data),
-            "url": f"{api}/contents/{path}",
+            "url": url,
             "html_url": html,
-            "git_url": f"{api}/git/blobs/{sha}",
+            "git_url": git,
+            # the real answer points at raw.githubusercontent.com, which no replay serves
             "download_url": None,
-            "type": "file",
-            "content": encoded,
-            "encoding": "base64",
-            "_links": {
-                "self": f"{api}/contents/{path}",
-                "git": f"{api}/git/blobs/{sha}",
-                "html": html,
-            },
+            "type": kind,
+            "_links": {"self": url, "git": git, "html": html},
         }
 
     def _license(self, record: GitHubRecord) -> None:
@@ -225,9 +297,67 @@ class _GitHubHandler(ReplayHandler):
         payload = self._contents_payload(record, path) if path else None
         self._json(payload) if payload is not None else self._not_found()
 
+    def _media(self) -> str:
+        """``raw``, ``object`` or ``json``: what the ``Accept`` header asks of contents."""
+        accepted = {
+            part.split(";", 1)[0].strip().lower()
+            for part in (self.headers.get("Accept") or "").split(",")
+        }
+        if accepted & RAW_MEDIA_TYPES:
+            return "raw"
+        if accepted & OBJECT_MEDIA_TYPES:
+            return "object"
+        return "json"
+
     def _contents(self, record: GitHubRecord, path: str) -> None:
-        payload = self._contents_payload(record, path)
-        self._json(payload) if payload is not None else self._not_found()
+        ref = self.query.get("ref") or None
+        if ref is not None and ref not in self._refs(record):
+            self._json(
+                {
+                    "message": f"No commit found for the ref {ref}",
+                    "documentation_url": CONTENTS_DOCS,
+                    "status": "404",
+                },
+                status=404,
+            )
+            return
+        path = path.strip("/")
+        media = self._media()
+        data = record.file_bytes(path) if path else None
+        if data is None:
+            if not record.is_dir(path):
+                self._not_found()
+                return
+            entries = []
+            for child, kind in record.children(path):
+                child_data = (record.file_bytes(child) or b"") if kind == "file" else b""
+                entries.append(self._entry(record, child, kind, ref, child_data))
+            if media == "object":
+                self._json({**self._entry(record, path, "dir", ref), "entries": entries})
+            else:
+                self._json(entries)
+            return
+        if len(data) > RAW_LIMIT:
+            self._json(
+                {
+                    "message": "This API returns blobs up to 100 MB in size. The requested blob "
+                    "is too large to fetch via the API.",
+                    "errors": [{"resource": "Blob", "field": "data", "code": "too_large"}],
+                    "documentation_url": CONTENTS_DOCS,
+                    "status": "403",
+                },
+                status=403,
+            )
+            return
+        if media == "raw":
+            headers = {
+                **self._rate_headers(),
+                "ETag": f'"{git_blob_id(data)}"',
+                "X-GitHub-Media-Type": "github.v3; param=raw; format=json",
+            }
+            self.send(200, data, headers, "application/vnd.github.raw")
+            return
+        self._json(self._contents_payload(record, path, ref))
 
     def _refs(self, record: GitHubRecord) -> dict[str, str]:
         """Names a tree may be asked by: the default branch and the head commit sha."""

@@ -101,6 +101,9 @@ def test_layout_keys_are_per_artifact_and_validated() -> None:
     assert (
         file_key("a1-b2", "1_Pooling/config.json") == "artifacts/a1-b2/files/1_Pooling/config.json"
     )
+    assert file_key("a1", "README.md", generation="3f9c") == "artifacts/a1/3f9c/README.md"
+    with pytest.raises(ValueError):
+        file_key("a1", "README.md", generation="../x")
     with pytest.raises(ValueError):
         bundle_prefix("../etc")
     with pytest.raises(ValueError):

@@ -1,14 +1,23 @@
 """Users, passwords and access tokens (REQUIREMENTS §1.5).
 
 Passwords are hashed with Argon2id. A token is 32 random bytes shown once as ``bearer <token>``;
-only its SHA-256 is stored, with an expiry (10 hours) and a call budget (1000 calls) that one
-atomic UPDATE spends, so concurrent replicas never over-spend a token.
+only its SHA-256 is stored, with an expiry (10 hours) and a call budget (1000 calls).
+
+Spending one call per request as a database write would make every request a write, which on
+SQLite serialises the whole API. Instead each process leases a few calls at a time
+(``LEASE_CALLS``) with one atomic conditional UPDATE and counts them down in memory, so the
+budget is never exceeded across any number of replicas; a replica that stops early strands at
+most its unused lease. A lease also lapses after ``LEASE_SECONDS``, so a deleted user's or a
+revoked token's lease in another replica dies within seconds.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
@@ -29,6 +38,16 @@ DEFAULT_ADMIN_PASSWORDS = (
 ALL_PERMISSIONS = frozenset({"upload", "search", "download", "admin"})
 
 _hasher = PasswordHasher()
+LEASE_CALLS = 25
+LEASE_SECONDS = 10.0
+
+
+@dataclass
+class _Lease:
+    user: User
+    calls: int
+    expires_at: float  # token expiry, epoch seconds
+    lapses_at: float  # monotonic
 
 
 def token_digest(token: str) -> str:
@@ -48,6 +67,8 @@ class AuthService:
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
         self.settings = settings
+        self._leases: dict[str, _Lease] = {}
+        self._lease_lock = threading.Lock()
 
     def ensure_default_admin(self) -> None:
         with self.db.transaction() as s:
@@ -80,17 +101,48 @@ class AuthService:
                 continue
         return False
 
+    def cached_user(self, header: str | None) -> User | None:
+        """Spend one leased call without touching the database; None when no lease is left."""
+        token = strip_bearer(header)
+        if token is None:
+            return None
+        digest = token_digest(token)
+        with self._lease_lock:
+            lease = self._leases.get(digest)
+            if lease is not None and lease.calls > 0 and time.monotonic() < lease.lapses_at \
+                    and time.time() < lease.expires_at:
+                lease.calls -= 1
+                return lease.user
+            self._leases.pop(digest, None)
+        return None
+
     def user_for_token(self, header: str | None) -> User:
         token = strip_bearer(header)
         if token is None:
             raise Forbidden("missing X-Authorization header: log in with PUT /authenticate")
+        cached = self.cached_user(header)
+        if cached is not None:
+            return cached
+        digest = token_digest(token)
         with self.db.transaction() as s:
             users = UserRepository(s)
-            name = users.spend_token_call(token_digest(token), datetime.now(UTC))
-            user = users.get(name) if name else None
-        if user is None:
+            leased = users.lease_token_calls(digest, datetime.now(UTC), LEASE_CALLS)
+            user = users.get(leased[0]) if leased else None
+        if leased is None or user is None:
             raise Forbidden("the token is invalid or expired (1000 calls or 10 hours): log in again")
+        _, expires, granted = leased
+        expires_utc = expires if expires.tzinfo else expires.replace(tzinfo=UTC)
+        with self._lease_lock:
+            self._leases[digest] = _Lease(user, granted - 1, expires_utc.timestamp(),
+                                          time.monotonic() + LEASE_SECONDS)
         return user
+
+    def forget_leases(self, user_name: str | None = None) -> None:
+        with self._lease_lock:
+            if user_name is None:
+                self._leases.clear()
+            else:
+                self._leases = {k: v for k, v in self._leases.items() if v.user.name != user_name}
 
     # --- user management (our design, beside the contract) ------------------------------
     def create_user(self, actor: User, name: str, password: str, is_admin: bool,
@@ -122,6 +174,7 @@ class AuthService:
             if users.get(name) is None:
                 raise NotFound(f"no user named {name!r}")
             users.delete(name)
+        self.forget_leases(name)
 
     def list_users(self, actor: User) -> list[User]:
         if not actor.is_admin:
@@ -137,5 +190,6 @@ class AuthService:
         with self.db.transaction() as s:
             users = UserRepository(s)
             users.delete_all_except(DEFAULT_ADMIN)
+            self._leases = {k: v for k, v in self._leases.items() if v.user.name == DEFAULT_ADMIN}
             users.upsert(User(DEFAULT_ADMIN, True, ALL_PERMISSIONS),
                          _hasher.hash(DEFAULT_ADMIN_PASSWORDS[0]))

@@ -49,7 +49,7 @@ class CatalogService:
         self.reg = registry
 
     def get(self, type_: ArtifactType, artifact_id: str) -> Artifact:
-        with self.reg.db.transaction() as s:
+        with self.reg.db.read() as s:
             artifact = ArtifactRepository(s).get(artifact_id)
         if artifact is None or artifact.type != type_:
             raise NotFound(f"no {type_.value} artifact with id {artifact_id}")
@@ -58,7 +58,7 @@ class CatalogService:
     def by_name(self, name: str) -> list[Artifact]:
         if name == "*":
             raise BadRequest('the name "*" is reserved for enumeration (POST /artifacts)')
-        with self.reg.db.transaction() as s:
+        with self.reg.db.read() as s:
             found = ArtifactRepository(s).by_name(name)
         if not found:
             raise NotFound(f"no artifact named {name!r}")
@@ -73,7 +73,7 @@ class CatalogService:
             raise TooLarge(f"at most {MAX_QUERIES} queries per request; got {len(queries)}")
         after = decode_offset(offset)
         limit = self.reg.settings.enumerate_page_size
-        with self.reg.db.transaction() as s:
+        with self.reg.db.read() as s:
             rows = ArtifactRepository(s).page(queries, after, limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
@@ -97,7 +97,7 @@ class CatalogService:
         found: list[Artifact] = []
         after = 0
         while True:
-            with self.reg.db.transaction() as s:
+            with self.reg.db.read() as s:
                 batch = ArtifactRepository(s).scan_search_text(after, REGEX_SCAN_BATCH)
             for seq, artifact, text in batch:
                 after = seq
@@ -153,7 +153,7 @@ class CatalogService:
             pass
 
     def count(self) -> int:
-        with self.reg.db.transaction() as s:
+        with self.reg.db.read() as s:
             return ArtifactRepository(s).count()
 
 

@@ -34,7 +34,7 @@ class CostService:
         self.reg = registry
 
     def cost(self, type_: ArtifactType, artifact_id: str, dependency: bool) -> dict[str, CostEntry]:
-        with self.reg.db.transaction() as s:
+        with self.reg.db.read() as s:
             repo = ArtifactRepository(s)
             root = repo.get(artifact_id)
             if root is None or root.type != type_:

@@ -69,7 +69,7 @@ class DownloadService:
     def plan(self, artifact_id: str, part: str) -> DownloadPlan:
         if part not in PARTS:
             raise BadRequest(f"unknown part {part!r}; choose one of {', '.join(PARTS)}")
-        with self.reg.db.transaction() as s:
+        with self.reg.db.read() as s:
             repo = ArtifactRepository(s)
             artifact = repo.get(artifact_id)
             if artifact is None:
@@ -125,7 +125,7 @@ class DownloadService:
         if file.blob_key:
             return file.blob_key
         with _lock_for(owner.id, file.path):
-            with self.reg.db.transaction() as s:
+            with self.reg.db.read() as s:
                 repo = ArtifactRepository(s)
                 current = {f.path: f for f in repo.files(owner.id)}.get(file.path)
                 snapshot = repo.snapshot(owner.id)
@@ -148,7 +148,7 @@ class DownloadService:
             return key
 
     def single_file(self, artifact_id: str, path: str) -> tuple[Artifact, StoredFile, str]:
-        with self.reg.db.transaction() as s:
+        with self.reg.db.read() as s:
             repo = ArtifactRepository(s)
             artifact = repo.get(artifact_id)
             if artifact is None:

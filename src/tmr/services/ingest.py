@@ -106,7 +106,7 @@ class IngestService:
     def update_url(
         self, type_: ArtifactType, artifact_id: str, name: str, url: str, user: User
     ) -> Artifact:
-        with self.reg.db.transaction() as s:
+        with self.reg.db.read() as s:
             current = ArtifactRepository(s).get(artifact_id)
         if current is None or current.type != type_:
             raise NotFound(f"no {type_.value} artifact with id {artifact_id}")
@@ -284,7 +284,7 @@ class IngestService:
             except TmrError as exc:
                 log.warning("could not delete old blob %s: %s", key, exc.message)
         del generation
-        with self.reg.db.transaction() as s:
+        with self.reg.db.read() as s:
             updated = ArtifactRepository(s).get(current.id)
         assert updated is not None
         return updated

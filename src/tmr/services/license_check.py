@@ -36,7 +36,7 @@ class LicenseCheckService:
         key = hub_key_from_url(github_url)
         if key is None or not key.startswith("github/"):
             raise BadRequest(f"github_url must name a GitHub repository; got {github_url!r}")
-        with self.reg.db.transaction() as s:
+        with self.reg.db.read() as s:
             repo = ArtifactRepository(s)
             model = repo.get(model_id)
             if model is None or model.type != ArtifactType.model:

@@ -64,7 +64,7 @@ class LineageService:
         return out
 
     def graph(self, artifact_id: str) -> LineageGraph:
-        with self.reg.db.transaction() as s:
+        with self.reg.db.read() as s:
             repo = ArtifactRepository(s)
             root = repo.get(artifact_id)
             if root is None or root.type != ArtifactType.model:

@@ -18,7 +18,7 @@ def parent_scores(registry: Registry, snapshot: Snapshot) -> list[float]:
     keys = [k for k in (parent_key(p.name) for p in snapshot.parents) if k]
     if not keys:
         return []
-    with registry.db.transaction() as s:
+    with registry.db.read() as s:
         repo = ArtifactRepository(s)
         ids: list[str] = []
         for key in keys:
@@ -48,11 +48,13 @@ def rate_snapshot(registry: Registry, snapshot: Snapshot, name: str) -> Rating:
 def gate_failures(rating: Rating) -> list[tuple[str, float]]:
     from tmr.metrics.runner import gate_failures as failures
 
-    return failures(rating)
+    # An inconclusive metric (no data to judge) is not evidence of failure: the gate weighs
+    # only what could be measured; the rating itself still shows the gap.
+    return failures(rating, include_inconclusive=False)
 
 
 def stored_rating(registry: Registry, artifact_id: str) -> Rating:
-    with registry.db.transaction() as s:
+    with registry.db.read() as s:
         repo = ArtifactRepository(s)
         artifact = repo.get(artifact_id)
         if artifact is None or artifact.type != ArtifactType.model:

@@ -5,18 +5,20 @@
 is registered from what its URL says and never fetched), reads the declared parents and links
 (:mod:`.card`), and fetches a few linked datasets and code repositories alongside, whose failures
 are logged and skipped because they must never sink the primary registration.
-:func:`download_file` streams one file of a Hugging Face repository to disk.
+:func:`download_file` streams one file of a Hugging Face repository (:mod:`.huggingface`) or of
+a GitHub repository (:mod:`.github_files`) to disk.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import unquote
 
 from tmr.config import Settings
-from tmr.domain.snapshot import Snapshot, WebPage
-from tmr.errors import TmrError
+from tmr.domain.snapshot import GitHubRepo, HfRepo, Snapshot, WebPage
+from tmr.errors import NotFound, TmrError
 from tmr.sources.card import (
     dataset_urls_in_text,
     find_parents,
@@ -24,7 +26,9 @@ from tmr.sources.card import (
     linked_dataset_urls,
 )
 from tmr.sources.github import fetch_github_repo
-from tmr.sources.huggingface import download_file, fetch_hf_repo
+from tmr.sources.github_files import download_github_file
+from tmr.sources.huggingface import download_file as download_hf_file
+from tmr.sources.huggingface import fetch_hf_repo
 from tmr.sources.urls import SourceRef, is_known_dataset_host, parse_source_url
 
 __all__ = ["SourceRef", "download_file", "fetch_snapshot", "parse_source_url"]
@@ -33,6 +37,27 @@ log = logging.getLogger(__name__)
 
 MAX_LINKED_DATASETS = 2
 MAX_LINKED_CODE = 2
+
+
+def download_file(
+    source: SourceRef | Snapshot | HfRepo | GitHubRepo, path: str, dest: Path, settings: Settings
+) -> str:
+    """Stream one upstream file to ``dest`` and return its sha256, whichever host it lives on.
+
+    GitHub snapshots go to :func:`download_github_file`, everything else to the Hub's
+    :func:`download_hf_file`; a web page (Kaggle and the like) has no files to download.
+    """
+    if isinstance(source, Snapshot):
+        if source.github is not None:
+            return download_github_file(source.github, path, dest, settings)
+        if source.hf is None:
+            raise NotFound(
+                f"{source.url} is a {source.source} source registered from its URL alone: it has "
+                f"no files, so {path!r} cannot be downloaded."
+            )
+    if isinstance(source, GitHubRepo):
+        return download_github_file(source, path, dest, settings)
+    return download_hf_file(source, path, dest, settings)
 
 
 def fetch_snapshot(url: str, artifact_type: str, settings: Settings) -> Snapshot:

@@ -362,7 +362,8 @@ def _read_metadata(bundle: ExtractedBundle) -> None:
     paths = {f.path for f in bundle.files}
     readme = _find_readme(paths)
     if readme is not None:
-        raw = bundle.path_of(readme).read_bytes()[:MAX_CARD_BYTES]
+        with open(bundle.path_of(readme), "rb") as fh:
+            raw = fh.read(MAX_CARD_BYTES)  # a card is text; never load a giant one whole
         bundle.card_text = raw.decode("utf-8", errors="replace").lstrip("\ufeff")
         bundle.card_data, problem = split_front_matter(bundle.card_text)
         if problem:

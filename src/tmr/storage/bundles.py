@@ -1,8 +1,10 @@
 """Where an artifact's bundle lives in the blob store, its download parts, and streamed zips.
 
-An artifact's files are kept one blob per file under ``artifacts/<id>/files/<path>``, so a part
-of the package (weights only, card and config only, datasets only, code only) can be served
-without touching the rest. ``classify`` decides the part of a path by name alone (a pure
+Everything of an artifact lives under ``artifacts/<id>/`` (one ``delete_prefix`` removes it), one
+blob per file under a generation folder, ``artifacts/<id>/<generation>/<path>``: an update writes
+a new generation and switches over, so a failed update leaves the old one whole. One blob per
+file means a part of the package (weights only, card and config only, datasets only, code only)
+is served without touching the rest. ``classify`` decides the part of a path by name alone (a pure
 function); ``write_zip_stream`` builds the zip of a selection on the fly: each blob is read in
 chunks and pushed through ``zipfile`` into a non-seekable sink that is drained after every chunk,
 so memory stays bounded whatever the sizes (ZIP64 and data descriptors make this possible).
@@ -113,13 +115,16 @@ def bundle_prefix(artifact_id: str) -> str:
     return f"artifacts/{artifact_id}/"
 
 
-def files_prefix(artifact_id: str) -> str:
-    return bundle_prefix(artifact_id) + "files/"
+def files_prefix(artifact_id: str, generation: str = "files") -> str:
+    """The folder of one generation of an artifact's files."""
+    if "/" in generation:
+        raise ValueError(f"generation {generation!r} must be a single key component")
+    return bundle_prefix(artifact_id) + validate_key(generation) + "/"
 
 
-def file_key(artifact_id: str, path: str) -> str:
+def file_key(artifact_id: str, path: str, generation: str = "files") -> str:
     """The blob key of one repository file of an artifact."""
-    return files_prefix(artifact_id) + validate_key(path)
+    return files_prefix(artifact_id, generation) + validate_key(path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,9 +135,11 @@ class ZipEntry:
     arcname: str
 
 
-def bundle_entries(store: BlobStore, artifact_id: str, part: Part = "all") -> list[ZipEntry]:
-    """The stored files of an artifact that belong to ``part``, sorted by path."""
-    prefix = files_prefix(artifact_id)
+def bundle_entries(
+    store: BlobStore, artifact_id: str, part: Part = "all", generation: str = "files"
+) -> list[ZipEntry]:
+    """The stored files of one generation of an artifact that belong to ``part``, by path."""
+    prefix = files_prefix(artifact_id, generation)
     entries = [
         ZipEntry(key=info.key, arcname=info.key[len(prefix) :])
         for info in store.list(prefix)

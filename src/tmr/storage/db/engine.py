@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import OperationalError
@@ -53,14 +54,35 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite has one writer at a time and its busy handler sleeps with backoff, which turns
+        # write contention into second-long tails; writers of this process queue on a lock
+        # instead. PostgreSQL needs no such lock.
+        self._write_lock: threading.Lock | None = (
+            threading.Lock() if self.engine.dialect.name == "sqlite" else None
+        )
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    def _writer(self) -> AbstractContextManager[object]:
+        return self._write_lock if self._write_lock is not None else nullcontext()
+
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session that commits once at the end, or rolls back everything on any error."""
+        with self._writer():
+            with self._unit_of_work() as session:
+                yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only unit of work: never queues behind writers (SQLite WAL readers don't)."""
+        with self._unit_of_work() as session:
+            yield session
+
+    @contextmanager
+    def _unit_of_work(self) -> Iterator[Session]:
         try:
             session = self._sessions()
         except OperationalError as exc:  # pragma: no cover - connection pool failure

@@ -80,6 +80,35 @@ class UserRepository:
         )
         return result.scalar_one_or_none()
 
+    def lease_token_calls(
+        self, token_hash: str, now: datetime, wanted: int
+    ) -> tuple[str, datetime, int] | None:
+        """Take up to ``wanted`` calls of a live token; (owner, expiry, calls granted) or None.
+
+        Optimistic: the UPDATE only applies if nobody spent calls since we read the count, so
+        concurrent processes can never take more calls than the token has.
+        """
+        for _ in range(20):
+            row = self.s.execute(
+                select(TokenRow.calls_left, TokenRow.user_name, TokenRow.expires_at).where(
+                    TokenRow.token_hash == token_hash,
+                    TokenRow.calls_left > 0,
+                    TokenRow.expires_at > now,
+                )
+            ).first()
+            if row is None:
+                return None
+            left, owner, expires = row
+            granted = min(wanted, left)
+            done = self.s.execute(
+                update(TokenRow)
+                .where(TokenRow.token_hash == token_hash, TokenRow.calls_left == left)
+                .values(calls_left=left - granted)
+            )
+            if done.rowcount == 1:  # type: ignore[attr-defined]
+                return owner, expires, granted
+        return None
+
     def purge_expired_tokens(self, now: datetime) -> None:
         self.s.execute(
             delete(TokenRow).where((TokenRow.expires_at <= now) | (TokenRow.calls_left <= 0))
