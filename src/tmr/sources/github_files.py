@@ -65,7 +65,8 @@ def download_github_file(
         f"{quote(repo.name, safe='')}/contents/{quote(repo_path, safe='/')}"
     )
     expected_sha256 = record.sha256 if record is not None else None
-    expected_size = record.size if record is not None and repo.head_sha else None
+    # a blob's size at a pinned commit cannot change (0 may only mean the tree did not say)
+    expected_size = record.size if record is not None and repo.head_sha and record.size else None
 
     def attempt() -> str:
         return _stream(
