@@ -30,8 +30,10 @@ async def _hammer(base: str, token: str, ids: list[str], clients: int, total: in
     latencies: list[float] = []
     per_client = total // clients
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=base, headers={"X-Authorization": token},
-                                 limits=limits, timeout=60) as client:
+    async with httpx.AsyncClient(
+        base_url=base, headers={"X-Authorization": token}, limits=limits, timeout=60
+    ) as client:
+
         async def worker() -> None:
             for _ in range(per_client):
                 aid = random.choice(ids)
@@ -74,12 +76,42 @@ def bench_reads(tmp: Path, count: int, clients: int, total: int, workers: int = 
         if wrk:
             (tmp / "ids.txt").write_text("\n".join(ids))
             (tmp / "reads.lua").write_text(WRK_SCRIPT % (tmp / "ids.txt"))
-            subprocess.run([wrk, "-t2", f"-c{clients}", "-d5s", "--timeout", "10s", "-s", str(tmp / "reads.lua"),
-                            "-H", f"X-Authorization: {token}", server.base],
-                           capture_output=True, text=True, check=True)  # warm-up
-            out = subprocess.run([wrk, "-t2", f"-c{clients}", "-d15s", "--timeout", "10s", "-s",
-                                  str(tmp / "reads.lua"), "-H", f"X-Authorization: {token}",
-                                  server.base], capture_output=True, text=True, check=True).stdout
+            subprocess.run(
+                [
+                    wrk,
+                    "-t2",
+                    f"-c{clients}",
+                    "-d5s",
+                    "--timeout",
+                    "10s",
+                    "-s",
+                    str(tmp / "reads.lua"),
+                    "-H",
+                    f"X-Authorization: {token}",
+                    server.base,
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )  # warm-up
+            out = subprocess.run(
+                [
+                    wrk,
+                    "-t2",
+                    f"-c{clients}",
+                    "-d15s",
+                    "--timeout",
+                    "10s",
+                    "-s",
+                    str(tmp / "reads.lua"),
+                    "-H",
+                    f"X-Authorization: {token}",
+                    server.base,
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
             line = next(x for x in out.splitlines() if x.startswith("WRK "))
             n, seconds, p50, p99, errors = line.split()[1:]
             rps = int(n) / float(seconds)
@@ -93,9 +125,11 @@ def bench_reads(tmp: Path, count: int, clients: int, total: int, workers: int = 
             p50_ms, p99_ms = percentile(lat, 0.5) * 1000, percentile(lat, 0.99) * 1000
     finally:
         server.stop()
-    print(f"GET /artifacts/{{type}}/{{id}} ({tool}, {workers} worker(s)): {count} artifacts, "
-          f"{clients} concurrent clients, {done} requests: {rps:.0f} req/s, "
-          f"p50 {p50_ms:.1f} ms, p99 {p99_ms:.1f} ms")
+    print(
+        f"GET /artifacts/{{type}}/{{id}} ({tool}, {workers} worker(s)): {count} artifacts, "
+        f"{clients} concurrent clients, {done} requests: {rps:.0f} req/s, "
+        f"p50 {p50_ms:.1f} ms, p99 {p99_ms:.1f} ms"
+    )
 
 
 def bench_enumerate(tmp: Path, sizes: list[int]) -> None:
@@ -107,8 +141,9 @@ def bench_enumerate(tmp: Path, sizes: list[int]) -> None:
         server = Server(data)
         try:
             token = server.token()
-            with httpx.Client(base_url=server.base, headers={"X-Authorization": token},
-                              timeout=60) as c:
+            with httpx.Client(
+                base_url=server.base, headers={"X-Authorization": token}, timeout=60
+            ) as c:
                 c.post("/artifacts", json=[{"name": "*"}])  # warm up
                 first, deep = [], []
                 offset = None
@@ -129,11 +164,15 @@ def bench_enumerate(tmp: Path, sizes: list[int]) -> None:
         finally:
             server.stop()
     for size, (first, deep) in results.items():
-        print(f"enumerate at {size:>7} artifacts: first page (1000 items) {first * 1000:.1f} ms, "
-              f"deep page {deep * 1000:.1f} ms")
+        print(
+            f"enumerate at {size:>7} artifacts: first page (1000 items) {first * 1000:.1f} ms, "
+            f"deep page {deep * 1000:.1f} ms"
+        )
     small, large = results[sizes[0]], results[sizes[-1]]
-    print(f"enumerate page-time ratio {sizes[-1]}/{sizes[0]}: first page "
-          f"{large[0] / small[0]:.2f}x, deep page {large[1] / max(small[1], 1e-9):.2f}x")
+    print(
+        f"enumerate page-time ratio {sizes[-1]}/{sizes[0]}: first page "
+        f"{large[0] / small[0]:.2f}x, deep page {large[1] / max(small[1], 1e-9):.2f}x"
+    )
 
 
 def bench_download_memory(tmp: Path, size_mb: int) -> None:
@@ -147,14 +186,20 @@ def bench_download_memory(tmp: Path, size_mb: int) -> None:
         import zipfile
 
         chunk = b"\x00" * (1 << 20)
-        with zipfile.ZipFile(bundle, "w", zipfile.ZIP_STORED, allowZip64=True) as zf, \
-                zf.open("model.safetensors", "w", force_zip64=True) as member:
+        with (
+            zipfile.ZipFile(bundle, "w", zipfile.ZIP_STORED, allowZip64=True) as zf,
+            zf.open("model.safetensors", "w", force_zip64=True) as member,
+        ):
             for _ in range(size_mb):
                 member.write(chunk)
         with bundle.open("rb") as fh:
-            r = httpx.post(f"{server.base}/artifact/model/upload", headers=headers,
-                           files={"file": ("big.zip", fh, "application/zip")},
-                           data={"name": "big"}, timeout=600)
+            r = httpx.post(
+                f"{server.base}/artifact/model/upload",
+                headers=headers,
+                files={"file": ("big.zip", fh, "application/zip")},
+                data={"name": "big"},
+                timeout=600,
+            )
         assert r.status_code == 201, r.text
         aid = r.json()["metadata"]["id"]
         before, _ = server.rss_mb()
@@ -167,10 +212,14 @@ def bench_download_memory(tmp: Path, size_mb: int) -> None:
                     received += len(block)
                     peaks.append(server.rss_mb()[0])
             elapsed = time.perf_counter() - started
-            print(f"download {url.split('/')[-1] if 'files' in url else 'bundle zip'}: "
-                  f"{received / 1e6:.0f} MB in {elapsed:.2f} s ({received / 1e6 / elapsed:.0f} MB/s)")
-        print(f"server RSS while streaming {size_mb} MB: before {before:.0f} MB, "
-              f"max during {max(peaks):.0f} MB, growth {max(peaks) - before:.0f} MB")
+            print(
+                f"download {url.split('/')[-1] if 'files' in url else 'bundle zip'}: "
+                f"{received / 1e6:.0f} MB in {elapsed:.2f} s ({received / 1e6 / elapsed:.0f} MB/s)"
+            )
+        print(
+            f"server RSS while streaming {size_mb} MB: before {before:.0f} MB, "
+            f"max during {max(peaks):.0f} MB, growth {max(peaks) - before:.0f} MB"
+        )
     finally:
         server.stop()
 

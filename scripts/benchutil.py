@@ -13,8 +13,10 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
-ADMIN = {"user": {"name": "ece30861defaultadminuser", "is_admin": True},
-         "secret": {"password": "correcthorsebatterystaple123(!__+@**(A'\"`;DROP TABLE artifacts;"}}
+ADMIN = {
+    "user": {"name": "ece30861defaultadminuser", "is_admin": True},
+    "secret": {"password": "correcthorsebatterystaple123(!__+@**(A'\"`;DROP TABLE artifacts;"},
+}
 
 
 def seed(database_url: str, count: int, start: int = 0) -> list[str]:
@@ -36,11 +38,23 @@ def seed(database_url: str, count: int, start: int = 0) -> list[str]:
         for i in range(start, start + count):
             aid = f"bench-{i:09d}"
             ids.append(aid)
-            batch.append({"id": aid, "name": f"artifact-{i}", "type": "dataset",
-                          "url": f"https://example.com/d/{i}", "source": "web", "hub_key": None,
-                          "version": None, "size_bytes": 1000 + i, "snapshot": snap,
-                          "search_text": f"artifact-{i}", "created_by": "bench",
-                          "created_at": now, "updated_at": now})
+            batch.append(
+                {
+                    "id": aid,
+                    "name": f"artifact-{i}",
+                    "type": "dataset",
+                    "url": f"https://example.com/d/{i}",
+                    "source": "web",
+                    "hub_key": None,
+                    "version": None,
+                    "size_bytes": 1000 + i,
+                    "snapshot": snap,
+                    "search_text": f"artifact-{i}",
+                    "created_by": "bench",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
             if len(batch) == 5000:
                 conn.execute(insert(ArtifactRow), batch)
                 batch = []
@@ -62,12 +76,26 @@ class Server:
     def __init__(self, data_dir: Path, workers: int = 1, **env: str) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        full_env = {**os.environ, "TMR_DATA_DIR": str(data_dir), "LOG_LEVEL": "0",
-                    "TMR_TOKEN_MAX_CALLS": "100000000", **env}
+        full_env = {
+            **os.environ,
+            "TMR_DATA_DIR": str(data_dir),
+            "LOG_LEVEL": "0",
+            "TMR_TOKEN_MAX_CALLS": "100000000",
+            **env,
+        }
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tmr.cli", "serve", "--port", str(self.port),
-             "--workers", str(workers)],
-            env=full_env, cwd=ROOT,
+            [
+                sys.executable,
+                "-m",
+                "tmr.cli",
+                "serve",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(workers),
+            ],
+            env=full_env,
+            cwd=ROOT,
         )
         deadline = time.time() + 60
         while time.time() < deadline:

@@ -23,8 +23,14 @@ PG_ADMIN_URL = os.environ.get("TMR_TEST_PG_URL", "postgresql://postgres@127.0.0.
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in ("TMR_DATABASE_URL", "TMR_BLOB_URL", "TMR_DATA_DIR", "TMR_INGEST_GATE",
-                "LOG_FILE", "TMR_PUBLIC_URL"):
+    for var in (
+        "TMR_DATABASE_URL",
+        "TMR_BLOB_URL",
+        "TMR_DATA_DIR",
+        "TMR_INGEST_GATE",
+        "LOG_FILE",
+        "TMR_PUBLIC_URL",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("LOG_LEVEL", "0")
 
@@ -100,8 +106,10 @@ def client(settings):  # type: ignore[no-untyped-def]
 
 
 def login(client, name: str = ADMIN, password: str = ADMIN_PASSWORD, is_admin: bool = True) -> str:  # type: ignore[no-untyped-def]
-    r = client.put("/authenticate", json={"user": {"name": name, "is_admin": is_admin},
-                                         "secret": {"password": password}})
+    r = client.put(
+        "/authenticate",
+        json={"user": {"name": name, "is_admin": is_admin}, "secret": {"password": password}},
+    )
     assert r.status_code == 200, r.text
     return r.json()
 

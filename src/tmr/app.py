@@ -24,8 +24,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     settings = settings or load_settings()
     configure_logging(settings.log_level, settings.log_file)
     registry = registry or build_registry(settings)
-    app = FastAPI(title="Trustworthy Model Registry", version=__version__,
-                  description=DESCRIPTION)
+    app = FastAPI(title="Trustworthy Model Registry", version=__version__, description=DESCRIPTION)
     app.state.registry = registry
     install_error_handlers(app)
     for module in (health, auth, artifacts, models, uploads, downloads):

@@ -1,9 +1,9 @@
 """The ``tmr`` command: serve the registry, rate models from a URL file, ingest, check the audit.
 
-    tmr serve [--host H] [--port P] [--workers N]
-    tmr rate URL_FILE                 NDJSON ratings, the earlier CLI's interface
-    tmr ingest URL --type T [--name N]
-    tmr audit-verify                  check the hash chain of the audit log
+tmr serve [--host H] [--port P] [--workers N]
+tmr rate URL_FILE                 NDJSON ratings, the earlier CLI's interface
+tmr ingest URL --type T [--name N]
+tmr audit-verify                  check the hash chain of the audit log
 """
 
 from __future__ import annotations
@@ -39,13 +39,17 @@ def main(argv: list[str] | None = None) -> int:
         import uvicorn
 
         if args.workers > 1:
-            uvicorn.run("tmr.asgi:app", host=args.host, port=args.port, workers=args.workers,
-                        log_level="warning")
+            uvicorn.run(
+                "tmr.asgi:app",
+                host=args.host,
+                port=args.port,
+                workers=args.workers,
+                log_level="warning",
+            )
         else:
             from tmr.app import create_app
 
-            uvicorn.run(create_app(settings), host=args.host, port=args.port,
-                        log_level="warning")
+            uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
         return 0
     if args.command == "rate":
         from tmr.commands.rate import run

@@ -1,24 +1,24 @@
 """One error tree for the whole registry; each class knows its HTTP status.
 
-    TmrError (500: a bug)
-    ├── BadRequest (400)
-    │   ├── InvalidSourceUrl        a source URL we cannot parse or may not fetch
-    │   ├── InvalidRegex            a pattern RE2 rejects
-    │   ├── InvalidUpload           a zip that is malformed, too large, or escapes its folder
-    │   └── MalformedMetadata       lineage cannot be computed from the stored metadata
-    ├── Unauthorized (401)          valid token, but not allowed (reset by a non-admin), or bad login
-    ├── Forbidden (403)             missing, invalid or expired token
-    ├── NotFound (404)
-    │   └── UpstreamNotFound        the upstream repository does not exist
-    ├── Conflict (409)
-    ├── TooLarge (413)
-    ├── Unprocessable (422)
-    ├── FailedDependency (424)
-    │   ├── IngestRejected          the ingest gate refused a model (names the failing metrics)
-    │   └── UpstreamGated           the upstream repository needs access we do not have
-    ├── RateLimited (429)
-    ├── UpstreamUnavailable (502)   the upstream did not answer usefully (timeouts, 5xx)
-    └── StorageUnavailable (503)    the database or the object store is down
+TmrError (500: a bug)
+├── BadRequest (400)
+│   ├── InvalidSourceUrl        a source URL we cannot parse or may not fetch
+│   ├── InvalidRegex            a pattern RE2 rejects
+│   ├── InvalidUpload           a zip that is malformed, too large, or escapes its folder
+│   └── MalformedMetadata       lineage cannot be computed from the stored metadata
+├── Unauthorized (401)          valid token, but not allowed (reset by a non-admin), or bad login
+├── Forbidden (403)             missing, invalid or expired token
+├── NotFound (404)
+│   └── UpstreamNotFound        the upstream repository does not exist
+├── Conflict (409)
+├── TooLarge (413)
+├── Unprocessable (422)
+├── FailedDependency (424)
+│   ├── IngestRejected          the ingest gate refused a model (names the failing metrics)
+│   └── UpstreamGated           the upstream repository needs access we do not have
+├── RateLimited (429)
+├── UpstreamUnavailable (502)   the upstream did not answer usefully (timeouts, 5xx)
+└── StorageUnavailable (503)    the database or the object store is down
 """
 
 from __future__ import annotations

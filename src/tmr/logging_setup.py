@@ -38,11 +38,13 @@ class JsonFormatter(logging.Formatter):
 
 def configure_logging(level: int, log_file: str | None) -> None:
     root = logging.getLogger("tmr")
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-        handler.close()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+        old.close()
     handler: logging.Handler = (
-        logging.FileHandler(log_file, encoding="utf-8") if log_file else logging.StreamHandler(sys.stderr)
+        logging.FileHandler(log_file, encoding="utf-8")
+        if log_file
+        else logging.StreamHandler(sys.stderr)
     )
     handler.setFormatter(JsonFormatter())
     root.addHandler(handler)

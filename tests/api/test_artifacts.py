@@ -26,13 +26,20 @@ def test_unknown_ids_and_wrong_types_are_404(client, auth):
     assert client.get("/artifacts/code/invalidId", headers=auth).status_code == 404
     assert client.get(f"/artifacts/model/{aid}", headers=auth).status_code == 404
     assert client.get("/artifact/byName/nothing-here", headers=auth).status_code == 404
-    for path in ("/artifact/model/invalidId/rate", "/artifact/model/invalidId/lineage",
-                 "/artifact/model/invalidId/cost", "/artifact/model/invalidId/audit"):
+    for path in (
+        "/artifact/model/invalidId/rate",
+        "/artifact/model/invalidId/lineage",
+        "/artifact/model/invalidId/cost",
+        "/artifact/model/invalidId/audit",
+    ):
         r = client.get(path, headers=auth)
         assert r.status_code == 404, path
         assert "invalidId" in r.json()["message"]
-    r = client.post("/artifact/model/invalidId/license-check", headers=auth,
-                    json={"github_url": "https://github.com/google-research/bert"})
+    r = client.post(
+        "/artifact/model/invalidId/license-check",
+        headers=auth,
+        json={"github_url": "https://github.com/google-research/bert"},
+    )
     assert r.status_code == 404
 
 
@@ -59,8 +66,9 @@ def test_enumerate_filters_by_name_and_type(client, auth):
     assert codes.json() == [b, c]
     alphas = client.post("/artifacts", headers=auth, json=[{"name": "alpha"}]).json()
     assert alphas == [a, c]
-    union = client.post("/artifacts", headers=auth,
-                        json=[{"name": "beta"}, {"name": "alpha", "types": ["dataset"]}]).json()
+    union = client.post(
+        "/artifacts", headers=auth, json=[{"name": "beta"}, {"name": "alpha", "types": ["dataset"]}]
+    ).json()
     assert union == [a, b]
 
 
@@ -127,12 +135,14 @@ def test_download_whole_bundle_and_parts(client, auth):
     assert whole.status_code == 200
     names = zipfile.ZipFile(io.BytesIO(whole.content)).namelist()
     assert {"README.md", "config.json", "model.safetensors", "tmr-manifest.json"} <= set(names)
-    weights = zipfile.ZipFile(io.BytesIO(client.get(url, params={"part": "weights"},
-                                                    headers=auth).content))
+    weights = zipfile.ZipFile(
+        io.BytesIO(client.get(url, params={"part": "weights"}, headers=auth).content)
+    )
     assert set(weights.namelist()) == {"model.safetensors", "tmr-manifest.json"}
     assert weights.read("model.safetensors") == b"W" * 10_000
-    card = zipfile.ZipFile(io.BytesIO(client.get(url, params={"part": "card"},
-                                                 headers=auth).content))
+    card = zipfile.ZipFile(
+        io.BytesIO(client.get(url, params={"part": "card"}, headers=auth).content)
+    )
     assert "README.md" in card.namelist() and "model.safetensors" not in card.namelist()
     assert client.get(url, params={"part": "nope"}, headers=auth).status_code == 400
 

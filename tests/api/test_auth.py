@@ -13,8 +13,10 @@ def test_default_admin_logs_in_with_both_password_spellings(client):
 
 
 def test_wrong_password_is_401_and_says_so(client):
-    r = client.put("/authenticate", json={"user": {"name": ADMIN, "is_admin": True},
-                                         "secret": {"password": "nope"}})
+    r = client.put(
+        "/authenticate",
+        json={"user": {"name": ADMIN, "is_admin": True}, "secret": {"password": "nope"}},
+    )
     assert r.status_code == 401
     assert "invalid" in r.json()["message"]
 
@@ -35,8 +37,12 @@ def test_missing_or_invalid_token_is_403(client):
 def test_token_works_with_and_without_bearer_prefix(client, token):
     raw = token.removeprefix("bearer ")
     for header in (token, raw):
-        assert client.post("/artifacts", json=[{"name": "*"}],
-                           headers={"X-Authorization": header}).status_code == 200
+        assert (
+            client.post(
+                "/artifacts", json=[{"name": "*"}], headers={"X-Authorization": header}
+            ).status_code
+            == 200
+        )
 
 
 def test_token_expires_after_its_call_budget(make_settings):
@@ -46,8 +52,12 @@ def test_token_expires_after_its_call_budget(make_settings):
 
     with TestClient(create_app(make_settings(token_max_calls=3))) as c:
         token = login(c)
-        codes = [c.post("/artifacts", json=[{"name": "*"}],
-                        headers={"X-Authorization": token}).status_code for _ in range(4)]
+        codes = [
+            c.post(
+                "/artifacts", json=[{"name": "*"}], headers={"X-Authorization": token}
+            ).status_code
+            for _ in range(4)
+        ]
     assert codes == [200, 200, 200, 403]
 
 
@@ -58,8 +68,12 @@ def test_token_expires_after_its_lifetime(make_settings):
 
     with TestClient(create_app(make_settings(token_ttl_seconds=0))) as c:
         token = login(c)
-        assert c.post("/artifacts", json=[{"name": "*"}],
-                      headers={"X-Authorization": token}).status_code == 403
+        assert (
+            c.post(
+                "/artifacts", json=[{"name": "*"}], headers={"X-Authorization": token}
+            ).status_code
+            == 403
+        )
 
 
 def test_a_user_may_hold_several_tokens_and_they_survive_reset(client):
@@ -67,13 +81,20 @@ def test_a_user_may_hold_several_tokens_and_they_survive_reset(client):
     assert first != second
     assert client.delete("/reset", headers={"X-Authorization": first}).status_code == 200
     for token in (first, second):
-        assert client.post("/artifacts", json=[{"name": "*"}],
-                           headers={"X-Authorization": token}).status_code == 200
+        assert (
+            client.post(
+                "/artifacts", json=[{"name": "*"}], headers={"X-Authorization": token}
+            ).status_code
+            == 200
+        )
 
 
 def test_reset_is_admin_only(client, auth):
-    r = client.post("/users", headers=auth, json={"name": "casey", "password": "s3cret-pass",
-                                                  "permissions": ["search"]})
+    r = client.post(
+        "/users",
+        headers=auth,
+        json={"name": "casey", "password": "s3cret-pass", "permissions": ["search"]},
+    )
     assert r.status_code == 201, r.text
     casey = login(client, "casey", "s3cret-pass", is_admin=False)
     r = client.delete("/reset", headers={"X-Authorization": casey})
@@ -84,8 +105,10 @@ def test_reset_is_admin_only(client, auth):
 def test_reset_removes_other_users(client, auth):
     client.post("/users", headers=auth, json={"name": "dana", "password": "s3cret-pass"})
     assert client.delete("/reset", headers=auth).status_code == 200
-    r = client.put("/authenticate", json={"user": {"name": "dana", "is_admin": False},
-                                         "secret": {"password": "s3cret-pass"}})
+    r = client.put(
+        "/authenticate",
+        json={"user": {"name": "dana", "is_admin": False}, "secret": {"password": "s3cret-pass"}},
+    )
     assert r.status_code == 401
     names = [u["name"] for u in client.get("/users", headers=auth).json()]
     assert names == [ADMIN]

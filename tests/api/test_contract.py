@@ -49,8 +49,9 @@ def test_request_bodies_require_what_the_contract_requires(ours, path, method):
     if "requestBody" not in spec_op:
         return
     spec_schema = _resolve(SPEC, spec_op["requestBody"]["content"]["application/json"]["schema"])
-    our_schema = _resolve(ours, ours["paths"][path][method]["requestBody"]["content"]
-                          ["application/json"]["schema"])
+    our_schema = _resolve(
+        ours, ours["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
+    )
     if spec_schema.get("type") == "array":
         spec_schema = _resolve(SPEC, spec_schema["items"])
         our_schema = _resolve(ours, our_schema["items"])
@@ -77,8 +78,9 @@ def test_json_responses_have_the_contract_fields(ours, path, method):
 
 def test_the_header_is_declared_where_the_contract_declares_it(ours):
     for path, method in CONTRACT_OPS:
-        params = SPEC["paths"][path].get("parameters", []) + \
-            SPEC["paths"][path][method].get("parameters", [])
+        params = SPEC["paths"][path].get("parameters", []) + SPEC["paths"][path][method].get(
+            "parameters", []
+        )
         if any(p.get("name") == "X-Authorization" for p in params):
             names = {p["name"] for p in ours["paths"][path][method].get("parameters", [])}
             assert "X-Authorization" in names, f"{method} {path}"

@@ -59,7 +59,9 @@ def test_request_log_is_one_json_line_per_request(make_settings, tmp_path):
     lines = [json.loads(line) for line in log_file.read_text().splitlines()]
     http = [line for line in lines if line["logger"] == "tmr.http"]
     assert [(h["method"], h["path"], h["status"]) for h in http] == [
-        ("GET", "/health", 200), ("GET", "/artifacts/model/x", 403)]
+        ("GET", "/health", 200),
+        ("GET", "/artifacts/model/x", 403),
+    ]
     assert all(h["request_id"] and h["latency_ms"] >= 0 for h in http)
 
 
@@ -80,8 +82,10 @@ def test_cors_origins_come_from_configuration(make_settings):
     from tmr.app import create_app
 
     with TestClient(create_app(make_settings(cors_origins="https://ui.example"))) as c:
-        ok = c.options("/health", headers={"Origin": "https://ui.example",
-                                           "Access-Control-Request-Method": "GET"})
+        ok = c.options(
+            "/health",
+            headers={"Origin": "https://ui.example", "Access-Control-Request-Method": "GET"},
+        )
         assert ok.headers.get("access-control-allow-origin") == "https://ui.example"
         other = c.get("/health", headers={"Origin": "https://evil.example"})
         assert "access-control-allow-origin" not in other.headers

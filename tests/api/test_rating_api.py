@@ -19,8 +19,9 @@ def replay_app(make_settings, hf_replay, github_replay):  # type: ignore[no-unty
     def build(**overrides: object) -> TestClient:
         from tmr.app import create_app
 
-        values: dict[str, object] = dict(hf_endpoint=hf_replay, github_api_url=github_replay,
-                                         allow_private_upstream=True)
+        values: dict[str, object] = dict(
+            hf_endpoint=hf_replay, github_api_url=github_replay, allow_private_upstream=True
+        )
         values.update(overrides)
         return TestClient(create_app(make_settings(**values)))
 
@@ -32,8 +33,9 @@ def test_rating_is_stored_and_served_identically_to_14_concurrent_calls(replay_a
         auth = {"X-Authorization": login(c)}
         aid = c.post("/artifact/model", headers=auth, json={"url": BERT}).json()["metadata"]["id"]
         with ThreadPoolExecutor(14) as pool:
-            responses = list(pool.map(lambda _: c.get(f"/artifact/model/{aid}/rate",
-                                                      headers=auth), range(14)))
+            responses = list(
+                pool.map(lambda _: c.get(f"/artifact/model/{aid}/rate", headers=auth), range(14))
+            )
         assert {r.status_code for r in responses} == {200}
         bodies = [r.json() for r in responses]
         assert all(b == bodies[0] for b in bodies)
@@ -75,8 +77,9 @@ def test_gate_refuses_a_weak_model_with_424_naming_the_metrics(replay_app, make_
 
         engine = create_engine(c.app.state.registry.settings.resolved_database_url)
         with engine.connect() as conn:
-            rejected = conn.execute(text(
-                "SELECT artifact_name, detail FROM audit_log WHERE action = 'REJECT'")).all()
+            rejected = conn.execute(
+                text("SELECT artifact_name, detail FROM audit_log WHERE action = 'REJECT'")
+            ).all()
         assert rejected and rejected[0][0] == "tiny" and TINY in rejected[0][1]
 
 
@@ -89,12 +92,16 @@ def test_gate_off_accepts_the_same_model(replay_app):
 def test_a_refused_update_keeps_the_old_version(replay_app):
     with replay_app(ingest_gate="off") as c:
         auth = {"X-Authorization": login(c)}
-        made = c.post("/artifact/model", headers=auth,
-                      json={"url": BERT, "name": "m"}).json()["metadata"]
+        made = c.post("/artifact/model", headers=auth, json={"url": BERT, "name": "m"}).json()[
+            "metadata"
+        ]
         before = c.get(f"/artifact/model/{made['id']}/rate", headers=auth).json()
         c.app.state.registry.settings.ingest_gate = "on"
-        r = c.put(f"/artifacts/model/{made['id']}", headers=auth,
-                  json={"metadata": made, "data": {"url": TINY}})
+        r = c.put(
+            f"/artifacts/model/{made['id']}",
+            headers=auth,
+            json={"metadata": made, "data": {"url": TINY}},
+        )
         assert r.status_code == 424
         assert c.get(f"/artifacts/model/{made['id']}", headers=auth).json()["data"]["url"] == BERT
         assert c.get(f"/artifact/model/{made['id']}/rate", headers=auth).json() == before
@@ -103,16 +110,21 @@ def test_a_refused_update_keeps_the_old_version(replay_app):
 def test_update_rerates_the_model(replay_app):
     with replay_app(ingest_gate="off") as c:
         auth = {"X-Authorization": login(c)}
-        made = c.post("/artifact/model", headers=auth,
-                      json={"url": BERT, "name": "m"}).json()["metadata"]
+        made = c.post("/artifact/model", headers=auth, json={"url": BERT, "name": "m"}).json()[
+            "metadata"
+        ]
         before = c.get(f"/artifact/model/{made['id']}/rate", headers=auth).json()
-        r = c.put(f"/artifacts/model/{made['id']}", headers=auth,
-                  json={"metadata": made, "data": {"url": TINY}})
+        r = c.put(
+            f"/artifacts/model/{made['id']}",
+            headers=auth,
+            json={"metadata": made, "data": {"url": TINY}},
+        )
         assert r.status_code == 200
         after = c.get(f"/artifact/model/{made['id']}/rate", headers=auth).json()
         assert after["net_score"] != before["net_score"]
-        trail = [e["action"] for e in c.get(f"/artifact/model/{made['id']}/audit",
-                                            headers=auth).json()]
+        trail = [
+            e["action"] for e in c.get(f"/artifact/model/{made['id']}/audit", headers=auth).json()
+        ]
         assert trail[:1] == ["CREATE"] and "UPDATE" in trail
 
 
@@ -126,9 +138,13 @@ def test_an_uploaded_model_is_rated_and_joins_its_base_models_lineage(replay_app
         assert rating["license"] == 1.0  # MIT in the card
         graph = c.get(f"/artifact/model/{mine['id']}/lineage", headers=auth).json()
         assert {n["artifact_id"] for n in graph["nodes"]} == {base["id"], mine["id"]}
-        assert graph["edges"] == [{"from_node_artifact_id": base["id"],
-                                   "to_node_artifact_id": mine["id"],
-                                   "relationship": "base_model"}]
+        assert graph["edges"] == [
+            {
+                "from_node_artifact_id": base["id"],
+                "to_node_artifact_id": mine["id"],
+                "relationship": "base_model",
+            }
+        ]
         # the parent's own graph is the same family
         parent_graph = c.get(f"/artifact/model/{base['id']}/lineage", headers=auth).json()
         assert {n["artifact_id"] for n in parent_graph["nodes"]} == {base["id"], mine["id"]}
@@ -137,8 +153,9 @@ def test_an_uploaded_model_is_rated_and_joins_its_base_models_lineage(replay_app
 def test_malformed_config_makes_lineage_400(replay_app):
     with replay_app(ingest_gate="off") as c:
         auth = {"X-Authorization": login(c)}
-        mine = upload(c, auth, "model", name="broken",
-                      extra={"config.json": b"{not json"})["metadata"]
+        mine = upload(c, auth, "model", name="broken", extra={"config.json": b"{not json"})[
+            "metadata"
+        ]
         r = c.get(f"/artifact/model/{mine['id']}/lineage", headers=auth)
         assert r.status_code == 400
         assert "config.json" in r.json()["message"]
@@ -147,8 +164,11 @@ def test_malformed_config_makes_lineage_400(replay_app):
 def test_unknown_upstream_repository_is_404_and_registers_nothing(replay_app):
     with replay_app(ingest_gate="off") as c:
         auth = {"X-Authorization": login(c)}
-        r = c.post("/artifact/model", headers=auth,
-                   json={"url": "https://huggingface.co/nobody/no-such-model"})
+        r = c.post(
+            "/artifact/model",
+            headers=auth,
+            json={"url": "https://huggingface.co/nobody/no-such-model"},
+        )
         assert r.status_code == 404
         assert "no-such-model" in r.json()["message"]
         assert c.post("/artifacts", headers=auth, json=[{"name": "*"}]).json() == []

@@ -16,11 +16,14 @@ def test_regex_matches_names_and_readme_text(client, auth):
     assert r.status_code == 200
     assert a in r.json()
     # every uploaded card says "support tickets": README text is searched
-    readme_hits = client.post("/artifact/byRegEx", headers=auth,
-                              json={"regex": "support tickets"}).json()
+    readme_hits = client.post(
+        "/artifact/byRegEx", headers=auth, json={"regex": "support tickets"}
+    ).json()
     assert a in readme_hits and b in readme_hits
-    assert client.post("/artifact/byRegEx", headers=auth,
-                       json={"regex": "^zzz-nothing$"}).status_code == 404
+    assert (
+        client.post("/artifact/byRegEx", headers=auth, json={"regex": "^zzz-nothing$"}).status_code
+        == 404
+    )
 
 
 @pytest.mark.parametrize("pattern", ["(", "[a-", "a{2,1}", ""])

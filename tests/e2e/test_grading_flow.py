@@ -69,8 +69,12 @@ def session(tmp_path_factory, hf_replay, github_replay):  # type: ignore[no-unty
     from tmr.config import load_settings
 
     settings = load_settings(
-        data_dir=tmp_path_factory.mktemp("grading"), log_level=0, ingest_gate="off",
-        hf_endpoint=hf_replay, github_api_url=github_replay, allow_private_upstream=True,
+        data_dir=tmp_path_factory.mktemp("grading"),
+        log_level=0,
+        ingest_gate="off",
+        hf_endpoint=hf_replay,
+        github_api_url=github_replay,
+        allow_private_upstream=True,
     )
     with TestClient(create_app(settings)) as c:
         assert c.get("/health").status_code == 200
@@ -101,8 +105,9 @@ def test_all_thirty_are_listed_and_readable_by_id_and_name(session):
         got = c.get(f"/artifacts/{type_}/{aid}", headers=auth)
         assert got.status_code == 200
         assert got.json()["data"]["download_url"].endswith(f"/download/{aid}")
-        assert {"name": name, "id": aid, "type": type_} in \
-            c.get(f"/artifact/byName/{name}", headers=auth).json()
+        assert {"name": name, "id": aid, "type": type_} in c.get(
+            f"/artifact/byName/{name}", headers=auth
+        ).json()
 
 
 def test_regex_finds_names_and_readme_text(session):
@@ -111,8 +116,9 @@ def test_regex_finds_names_and_readme_text(session):
     names = {h["name"] for h in hits.json()}
     assert {"bert-base-uncased", "audience_classifier_model", "google-research-bert"} <= names
     # "Whisper is a pre-trained model for automatic speech recognition" is README text only
-    readme = c.post("/artifact/byRegEx", headers=auth,
-                    json={"regex": "(?i)automatic speech recognition"}).json()
+    readme = c.post(
+        "/artifact/byRegEx", headers=auth, json={"regex": "(?i)automatic speech recognition"}
+    ).json()
     assert "whisper-tiny" in {h["name"] for h in readme}
 
 
@@ -153,8 +159,10 @@ def test_lineage_family_is_the_same_graph_for_every_member(session):
     node_sets = [{n["artifact_id"] for n in g["nodes"]} for g in graphs]
     assert node_sets[0] == node_sets[1] == node_sets[2] == {ids[n][1] for n in family}
     edges = {(e["from_node_artifact_id"], e["to_node_artifact_id"]) for e in graphs[0]["edges"]}
-    assert edges == {(ids["resnet-50"][1], ids["trained-gender"][1]),
-                     (ids["trained-gender"][1], ids["trained-gender-ONNX"][1])}
+    assert edges == {
+        (ids["resnet-50"][1], ids["trained-gender"][1]),
+        (ids["trained-gender"][1], ids["trained-gender-ONNX"][1]),
+    }
     assert all(e["relationship"] == "base_model" for e in graphs[0]["edges"])
     alone = c.get(f"/artifact/model/{ids['Tiny-LLM'][1]}/lineage", headers=auth).json()
     assert [n["artifact_id"] for n in alone["nodes"]] == [ids["Tiny-LLM"][1]]
@@ -168,30 +176,41 @@ def test_cost_with_and_without_dependencies(session):
     alone = c.get(f"/artifact/model/{child}/cost", headers=auth).json()
     assert set(alone) == {child} and set(alone[child]) == {"total_cost"}
     assert alone[child]["total_cost"] > 0
-    deps = c.get(f"/artifact/model/{child}/cost", params={"dependency": "true"},
-                 headers=auth).json()
+    deps = c.get(
+        f"/artifact/model/{child}/cost", params={"dependency": "true"}, headers=auth
+    ).json()
     assert parent in deps
     assert deps[child]["standalone_cost"] == alone[child]["total_cost"]
     expected_total = sum(v["standalone_cost"] for v in deps.values())
     assert deps[child]["total_cost"] == pytest.approx(expected_total, abs=0.01)
     assert deps[parent]["standalone_cost"] == deps[parent]["total_cost"]
     bert = ids["bert-base-uncased"][1]
-    with_links = c.get(f"/artifact/model/{bert}/cost", params={"dependency": "true"},
-                       headers=auth).json()
+    with_links = c.get(
+        f"/artifact/model/{bert}/cost", params={"dependency": "true"}, headers=auth
+    ).json()
     assert ids["bookcorpus"][1] in with_links or ids["google-research-bert"][1] in with_links
 
 
 def test_license_checks(session):
     c, auth, ids = session
     bert = ids["bert-base-uncased"][1]
-    ok = c.post(f"/artifact/model/{bert}/license-check", headers=auth,
-                json={"github_url": "https://github.com/google-research/bert"})
+    ok = c.post(
+        f"/artifact/model/{bert}/license-check",
+        headers=auth,
+        json={"github_url": "https://github.com/google-research/bert"},
+    )
     assert ok.status_code == 200 and ok.json() is True
-    missing = c.post("/artifact/model/invalidId/license-check", headers=auth,
-                     json={"github_url": "https://github.com/google-research/bert"})
+    missing = c.post(
+        "/artifact/model/invalidId/license-check",
+        headers=auth,
+        json={"github_url": "https://github.com/google-research/bert"},
+    )
     assert missing.status_code == 404
-    unknown_repo = c.post(f"/artifact/model/{bert}/license-check", headers=auth,
-                          json={"github_url": "https://github.com/nobody/nothing-here"})
+    unknown_repo = c.post(
+        f"/artifact/model/{bert}/license-check",
+        headers=auth,
+        json={"github_url": "https://github.com/nobody/nothing-here"},
+    )
     assert unknown_repo.status_code == 404
 
 
@@ -207,12 +226,14 @@ def test_part_downloads_match_upstream_sha256(session, hf_replay):
 
     c, auth, ids = session
     aid = ids["Tiny-LLM"][1]
-    card = zipfile.ZipFile(io.BytesIO(
-        c.get(f"/download/{aid}", params={"part": "card"}, headers=auth).content))
+    card = zipfile.ZipFile(
+        io.BytesIO(c.get(f"/download/{aid}", params={"part": "card"}, headers=auth).content)
+    )
     for path in ("README.md", "config.json"):
         assert hashlib.sha256(card.read(path)).hexdigest() == _recorded_sha("arnir0/Tiny-LLM", path)
-    weights = zipfile.ZipFile(io.BytesIO(
-        c.get(f"/download/{aid}", params={"part": "weights"}, headers=auth).content))
+    weights = zipfile.ZipFile(
+        io.BytesIO(c.get(f"/download/{aid}", params={"part": "weights"}, headers=auth).content)
+    )
     assert "README.md" not in weights.namelist()
     info = HfApi(endpoint=hf_replay).model_info("arnir0/Tiny-LLM", files_metadata=True)
     upstream = {s.rfilename: s.lfs.sha256 for s in info.siblings or [] if s.lfs}
@@ -225,14 +246,24 @@ def test_part_downloads_match_upstream_sha256(session, hf_replay):
 def test_update_replaces_contents_and_delete_removes(session):
     c, auth, ids = session
     type_, aid = ids["squad"]
-    r = c.put(f"/artifacts/dataset/{aid}", headers=auth, json={
-        "metadata": {"name": "squad", "id": aid, "type": "dataset"},
-        "data": {"url": f"{HF}/datasets/lerobot/pusht"}})
+    r = c.put(
+        f"/artifacts/dataset/{aid}",
+        headers=auth,
+        json={
+            "metadata": {"name": "squad", "id": aid, "type": "dataset"},
+            "data": {"url": f"{HF}/datasets/lerobot/pusht"},
+        },
+    )
     assert r.status_code == 200, r.text
     assert c.get(f"/artifacts/dataset/{aid}", headers=auth).json()["data"]["url"].endswith("pusht")
-    wrong = c.put(f"/artifacts/dataset/{aid}", headers=auth, json={
-        "metadata": {"name": "not-squad", "id": aid, "type": "dataset"},
-        "data": {"url": f"{HF}/datasets/lerobot/pusht"}})
+    wrong = c.put(
+        f"/artifacts/dataset/{aid}",
+        headers=auth,
+        json={
+            "metadata": {"name": "not-squad", "id": aid, "type": "dataset"},
+            "data": {"url": f"{HF}/datasets/lerobot/pusht"},
+        },
+    )
     assert wrong.status_code == 400
     assert c.delete(f"/artifacts/dataset/{aid}", headers=auth).status_code == 200
     assert c.get(f"/artifacts/dataset/{aid}", headers=auth).status_code == 404

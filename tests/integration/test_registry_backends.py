@@ -35,8 +35,9 @@ def test_round_trip_on_each_backend(backend_client):
     assert c.get(f"/artifacts/dataset/{made['id']}", headers=auth).json()["metadata"] == made
     r = c.get(f"/download/{made['id']}", params={"part": "weights"}, headers=auth)
     assert zipfile.ZipFile(io.BytesIO(r.content)).read("model.safetensors") == weights
-    single = c.get(f"/download/{made['id']}/files/model.safetensors", headers=auth,
-                   follow_redirects=False)
+    single = c.get(
+        f"/download/{made['id']}/files/model.safetensors", headers=auth, follow_redirects=False
+    )
     if single.status_code == 302:  # S3: a presigned URL straight to the object store
         import httpx
 
@@ -58,8 +59,12 @@ def test_failed_registration_leaves_no_row_and_no_blob(backend_client, monkeypat
         raise RuntimeError("simulated crash after the row was written, before commit")
 
     monkeypatch.setattr(audit.AuditRepository, "append", explode)
-    r = c.post("/artifact/dataset/upload", headers=auth, data={"name": "half"},
-               files={"file": ("half.zip", _zip(), "application/zip")})
+    r = c.post(
+        "/artifact/dataset/upload",
+        headers=auth,
+        data={"name": "half"},
+        files={"file": ("half.zip", _zip(), "application/zip")},
+    )
     assert r.status_code == 500
     monkeypatch.undo()
     assert c.post("/artifacts", headers=auth, json=[{"name": "*"}]).json() == []

@@ -173,8 +173,9 @@ def audit(
         schemas.ArtifactAuditEntry(
             user=schemas.User(name=e.user_name, is_admin=e.user_is_admin),
             date=e.at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            artifact=schemas.ArtifactMetadata(name=e.artifact_name, id=e.artifact_id,
-                                              type=e.artifact_type),
+            artifact=schemas.ArtifactMetadata(
+                name=e.artifact_name, id=e.artifact_id, type=e.artifact_type
+            ),
             action=e.action.value,  # type: ignore[arg-type]
         )
         for e in entries

@@ -34,20 +34,31 @@ def list_users(registry: RegistryDep, user: UserDep) -> list[schemas.UserOut]:
     ]
 
 
-@router.post("/users", response_model=schemas.UserOut, status_code=201,
-             responses={400: {}, 401: {}, 403: {}, 409: {}})
-async def create_user(registry: RegistryDep, user: UserDep,
-                      body: schemas.UserCreate) -> schemas.UserOut:
+@router.post(
+    "/users",
+    response_model=schemas.UserOut,
+    status_code=201,
+    responses={400: {}, 401: {}, 403: {}, 409: {}},
+)
+async def create_user(
+    registry: RegistryDep, user: UserDep, body: schemas.UserCreate
+) -> schemas.UserOut:
     created = await run_in_threadpool(
-        registry.auth.create_user, user, body.name, body.password, body.is_admin,
+        registry.auth.create_user,
+        user,
+        body.name,
+        body.password,
+        body.is_admin,
         frozenset(body.permissions),
     )
-    return schemas.UserOut(name=created.name, is_admin=created.is_admin,
-                           permissions=sorted(created.permissions))
+    return schemas.UserOut(
+        name=created.name, is_admin=created.is_admin, permissions=sorted(created.permissions)
+    )
 
 
 @router.delete("/users/{name}", responses={400: {}, 401: {}, 403: {}, 404: {}})
-def delete_user(registry: RegistryDep, user: UserDep,
-                name: Annotated[str, Path(max_length=256)]) -> dict[str, str]:
+def delete_user(
+    registry: RegistryDep, user: UserDep, name: Annotated[str, Path(max_length=256)]
+) -> dict[str, str]:
     registry.auth.delete_user(user, name)
     return {"status": "deleted", "name": name}

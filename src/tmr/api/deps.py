@@ -25,9 +25,9 @@ async def current_user(
 ) -> User:
     registry: Registry = request.app.state.registry
     # Most calls spend a call leased in memory; only a new lease needs the database (a thread).
-    user = registry.auth.cached_user(x_authorization) or await run_in_threadpool(
-        registry.auth.user_for_token, x_authorization
-    )
+    user = registry.auth.cached_user(x_authorization)
+    if user is None:
+        user = await run_in_threadpool(registry.auth.user_for_token, x_authorization)
     request.state.user = user.name
     return user
 

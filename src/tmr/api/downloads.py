@@ -31,26 +31,39 @@ def _disposition(filename: str) -> str:
     return f"attachment; filename*=UTF-8''{quote(filename)}"
 
 
-@router.get("/download/{id}", operation_id="DownloadBundle",
-            responses={200: {"content": {"application/zip": {}}}, 400: {}, 403: {}, 404: {}})
+@router.get(
+    "/download/{id}",
+    operation_id="DownloadBundle",
+    responses={200: {"content": {"application/zip": {}}}, 400: {}, 403: {}, 404: {}},
+)
 @router.head("/download/{id}", operation_id="DownloadBundleHead", include_in_schema=False)
 async def download_bundle(
     request: Request, registry: RegistryDep, user: UserDep, id: IdPath, part: PartQuery = "all"
 ) -> Response:
     service = DownloadService(registry)
     plan = await run_in_threadpool(service.plan, id, part)
-    headers = {"content-disposition": _disposition(plan.filename), "x-tmr-files": str(len(plan.files))}
+    headers = {
+        "content-disposition": _disposition(plan.filename),
+        "x-tmr-files": str(len(plan.files)),
+    }
     if request.method == "HEAD":
         return Response(status_code=200, media_type="application/zip", headers=headers)
     await run_in_threadpool(service.record_download, plan.artifact, user, f"part={part}")
-    return StreamingResponse(iterate_in_threadpool(service.zip_stream(plan)),
-                             media_type="application/zip", headers=headers)
+    return StreamingResponse(
+        iterate_in_threadpool(service.zip_stream(plan)),
+        media_type="application/zip",
+        headers=headers,
+    )
 
 
-@router.get("/download/{id}/files/{path:path}", operation_id="DownloadFile",
-            responses={200: {}, 206: {}, 302: {}, 400: {}, 403: {}, 404: {}, 416: {}})
-@router.head("/download/{id}/files/{path:path}", operation_id="DownloadFileHead",
-             include_in_schema=False)
+@router.get(
+    "/download/{id}/files/{path:path}",
+    operation_id="DownloadFile",
+    responses={200: {}, 206: {}, 302: {}, 400: {}, 403: {}, 404: {}, 416: {}},
+)
+@router.head(
+    "/download/{id}/files/{path:path}", operation_id="DownloadFileHead", include_in_schema=False
+)
 async def download_file(
     request: Request,
     registry: RegistryDep,
@@ -72,8 +85,9 @@ async def download_file(
     return await _ranged_stream(request, registry, key, file.size, filename)
 
 
-async def _ranged_stream(request: Request, registry: RegistryDep, key: str, size: int,
-                         filename: str) -> Response:
+async def _ranged_stream(
+    request: Request, registry: RegistryDep, key: str, size: int, filename: str
+) -> Response:
     headers = {"accept-ranges": "bytes", "content-disposition": _disposition(filename)}
     start, end, status = 0, size - 1, 200
     header = request.headers.get("range")
@@ -91,8 +105,12 @@ async def _ranged_stream(request: Request, registry: RegistryDep, key: str, size
         chunks = registry.blobs.iter_range(key, start, end)
     except TmrError:
         raise
-    return StreamingResponse(iterate_in_threadpool(chunks), status_code=status,
-                             media_type="application/octet-stream", headers=headers)
+    return StreamingResponse(
+        iterate_in_threadpool(chunks),
+        status_code=status,
+        media_type="application/octet-stream",
+        headers=headers,
+    )
 
 
 def _parse_range(header: str, size: int) -> tuple[int, int] | None:

@@ -13,8 +13,12 @@ from tmr.services import health
 
 router = APIRouter(tags=["health"])
 
-TRACKS = ["Performance track", "Access control track", "High assurance track",
-          "Other Security track"]
+TRACKS = [
+    "Performance track",
+    "Access control track",
+    "High assurance track",
+    "Other Security track",
+]
 
 
 @router.get("/health", summary="Heartbeat check (BASELINE)", operation_id="RegistryHealthHeartbeat")

@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from tmr.domain.artifact import ArtifactType
 
 ID_PATTERN = r"^[a-zA-Z0-9\-]+$"
+Permission = Literal["upload", "search", "download", "admin"]
+DEFAULT_PERMISSIONS: tuple[Permission, ...] = ("search", "download")
 
 
 class ArtifactMetadata(BaseModel):
@@ -148,9 +150,7 @@ class UserCreate(BaseModel):
     name: str = Field(min_length=1, max_length=256)
     password: str = Field(min_length=8, max_length=1024)
     is_admin: bool = False
-    permissions: list[Literal["upload", "search", "download", "admin"]] = Field(
-        default_factory=lambda: ["search", "download"]
-    )
+    permissions: list[Permission] = Field(default_factory=lambda: list(DEFAULT_PERMISSIONS))
 
 
 class UserOut(BaseModel):

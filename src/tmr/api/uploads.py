@@ -51,8 +51,9 @@ async def upload(
     return envelope(created, base)
 
 
-def _store(registry: Registry, type_: ArtifactType, file: UploadFile, name: str | None,
-           user: User) -> Artifact:
+def _store(
+    registry: Registry, type_: ArtifactType, file: UploadFile, name: str | None, user: User
+) -> Artifact:
     filename = Path(file.filename or "upload.zip").name
     if not filename:
         raise InvalidUpload("the upload has no file name")

@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 
-class ArtifactType(str, enum.Enum):
+class ArtifactType(enum.StrEnum):
     model = "model"
     dataset = "dataset"
     code = "code"
 
 
-class AuditAction(str, enum.Enum):
+class AuditAction(enum.StrEnum):
     CREATE = "CREATE"
     UPDATE = "UPDATE"
     DOWNLOAD = "DOWNLOAD"

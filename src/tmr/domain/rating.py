@@ -27,9 +27,9 @@ METRIC_NAMES = (
 class MetricResult(BaseModel):
     """The outcome of one metric.
 
-    ``score`` is a float in [0, 1] (reviewedness may be -1, "not applicable"); for size_score it is a
-    dict device -> float. ``inconclusive`` marks a metric that could not be computed from the data at
-    hand (the score then is the documented fallback and the reason is in ``summary``).
+    ``score`` is a float in [0, 1] (reviewedness may be -1, "not applicable"); for size_score it
+    is a dict device -> float. ``inconclusive`` marks a metric that could not be computed from
+    the data at hand (the score then is the documented fallback; the reason is in ``summary``).
     """
 
     name: str

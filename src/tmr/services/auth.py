@@ -109,8 +109,12 @@ class AuthService:
         digest = token_digest(token)
         with self._lease_lock:
             lease = self._leases.get(digest)
-            if lease is not None and lease.calls > 0 and time.monotonic() < lease.lapses_at \
-                    and time.time() < lease.expires_at:
+            if (
+                lease is not None
+                and lease.calls > 0
+                and time.monotonic() < lease.lapses_at
+                and time.time() < lease.expires_at
+            ):
                 lease.calls -= 1
                 return lease.user
             self._leases.pop(digest, None)
@@ -129,12 +133,15 @@ class AuthService:
             leased = users.lease_token_calls(digest, datetime.now(UTC), LEASE_CALLS)
             user = users.get(leased[0]) if leased else None
         if leased is None or user is None:
-            raise Forbidden("the token is invalid or expired (1000 calls or 10 hours): log in again")
+            raise Forbidden(
+                "the token is invalid or expired (1000 calls or 10 hours): log in again"
+            )
         _, expires, granted = leased
         expires_utc = expires if expires.tzinfo else expires.replace(tzinfo=UTC)
         with self._lease_lock:
-            self._leases[digest] = _Lease(user, granted - 1, expires_utc.timestamp(),
-                                          time.monotonic() + LEASE_SECONDS)
+            self._leases[digest] = _Lease(
+                user, granted - 1, expires_utc.timestamp(), time.monotonic() + LEASE_SECONDS
+            )
         return user
 
     def forget_leases(self, user_name: str | None = None) -> None:
@@ -145,8 +152,9 @@ class AuthService:
                 self._leases = {k: v for k, v in self._leases.items() if v.user.name != user_name}
 
     # --- user management (our design, beside the contract) ------------------------------
-    def create_user(self, actor: User, name: str, password: str, is_admin: bool,
-                    permissions: frozenset[str]) -> User:
+    def create_user(
+        self, actor: User, name: str, password: str, is_admin: bool, permissions: frozenset[str]
+    ) -> User:
         if not actor.is_admin:
             raise Unauthorized("only administrators register users")
         if not name or len(name) > 256:
@@ -155,7 +163,9 @@ class AuthService:
             raise BadRequest("a password must have at least 8 characters")
         unknown = permissions - ALL_PERMISSIONS
         if unknown:
-            raise BadRequest(f"unknown permissions {sorted(unknown)}; valid: {sorted(ALL_PERMISSIONS)}")
+            raise BadRequest(
+                f"unknown permissions {sorted(unknown)}; valid: {sorted(ALL_PERMISSIONS)}"
+            )
         user = User(name, is_admin, ALL_PERMISSIONS if is_admin else permissions)
         with self.db.transaction() as s:
             users = UserRepository(s)
@@ -191,5 +201,6 @@ class AuthService:
             users = UserRepository(s)
             users.delete_all_except(DEFAULT_ADMIN)
             self._leases = {k: v for k, v in self._leases.items() if v.user.name == DEFAULT_ADMIN}
-            users.upsert(User(DEFAULT_ADMIN, True, ALL_PERMISSIONS),
-                         _hasher.hash(DEFAULT_ADMIN_PASSWORDS[0]))
+            users.upsert(
+                User(DEFAULT_ADMIN, True, ALL_PERMISSIONS), _hasher.hash(DEFAULT_ADMIN_PASSWORDS[0])
+            )

@@ -9,13 +9,14 @@ uses RE2, whose matching time is linear in the text, so no pattern can stall the
 from __future__ import annotations
 
 import base64
+import contextlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import re2
 
 from tmr.domain.artifact import Artifact, ArtifactType, AuditAction, AuditEntry, User
-from tmr.errors import BadRequest, InvalidRegex, NotFound, TooLarge, TmrError
+from tmr.errors import BadRequest, InvalidRegex, NotFound, TmrError, TooLarge
 from tmr.services.registry import Registry
 from tmr.storage.db.artifacts import ArtifactRepository, NameQuery
 from tmr.storage.db.audit import AuditRepository
@@ -68,7 +69,7 @@ class CatalogService:
         self, queries: Sequence[NameQuery], offset: str | None
     ) -> tuple[list[Artifact], str | None]:
         if not queries:
-            raise BadRequest("send at least one artifact query, e.g. [{\"name\": \"*\"}]")
+            raise BadRequest('send at least one artifact query, e.g. [{"name": "*"}]')
         if len(queries) > MAX_QUERIES:
             raise TooLarge(f"at most {MAX_QUERIES} queries per request; got {len(queries)}")
         after = decode_offset(offset)
@@ -119,10 +120,9 @@ class CatalogService:
         self._delete_blobs(artifact_id)
 
     def _delete_blobs(self, artifact_id: str) -> None:
-        try:
+        # Unreferenced now; if the store is down, a later reset removes them.
+        with contextlib.suppress(TmrError):
             self.reg.blobs.delete_prefix(f"artifacts/{artifact_id}/")
-        except TmrError:  # unreferenced now; a later sweep or reset removes them
-            pass
 
     def audit(self, type_: ArtifactType, artifact_id: str, user: User) -> list[AuditEntry]:
         with self.reg.db.transaction() as s:
@@ -147,10 +147,8 @@ class CatalogService:
             ArtifactRepository(s).delete_all()
             AuditRepository(s).delete_all()
         self.reg.auth.reset_users()
-        try:
+        with contextlib.suppress(TmrError):
             self.reg.blobs.delete_prefix("artifacts/")
-        except TmrError:
-            pass
 
     def count(self) -> int:
         with self.reg.db.read() as s:

@@ -43,7 +43,9 @@ class CostService:
             if not dependency:
                 return {root.id: CostEntry(own, own)}
             deps = self._dependencies(repo, root)
-        entries = {root.id: CostEntry(own, round(own + sum(megabytes(d.size_bytes) for d in deps), 3))}
+        entries = {
+            root.id: CostEntry(own, round(own + sum(megabytes(d.size_bytes) for d in deps), 3))
+        }
         for dep in deps:
             mb = megabytes(dep.size_bytes)
             entries[dep.id] = CostEntry(mb, mb)

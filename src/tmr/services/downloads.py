@@ -86,8 +86,7 @@ class DownloadService:
             "url": artifact.url,
             "part": part,
             "files": [
-                {"path": b.arcname, "size": b.file.size, "sha256": b.file.sha256}
-                for b in files
+                {"path": b.arcname, "size": b.file.size, "sha256": b.file.sha256} for b in files
             ],
         }
         return DownloadPlan(artifact, part, files, json.dumps(manifest, indent=2).encode())
@@ -116,9 +115,7 @@ class DownloadService:
     def record_download(self, artifact: Artifact, user: User, detail: str) -> None:
         with self.reg.db.transaction() as s:
             entry = record(artifact, user, AuditAction.DOWNLOAD)
-            AuditRepository(s).append(
-                type(entry)(**{**entry.__dict__, "detail": detail})
-            )
+            AuditRepository(s).append(type(entry)(**{**entry.__dict__, "detail": detail}))
 
     def ensure_blob(self, owner: Artifact, file: StoredFile) -> str:
         """The blob key holding this file, pulling it from upstream first when needed."""
@@ -165,6 +162,7 @@ class DownloadService:
         manifest_key = f"artifacts/{plan.artifact.id}/manifests/{plan.part}.json"
         self.reg.blobs.put_bytes(manifest_key, plan.manifest)
         entries = [ZipEntry(key=manifest_key, arcname=MANIFEST)]
-        entries += [ZipEntry(key=self.ensure_blob(b.owner, b.file), arcname=b.arcname)
-                    for b in plan.files]
+        entries += [
+            ZipEntry(key=self.ensure_blob(b.owner, b.file), arcname=b.arcname) for b in plan.files
+        ]
         return write_zip_stream(self.reg.blobs, entries)

@@ -70,31 +70,81 @@ def components(registry: Registry, window_minutes: int, include_timeline: bool) 
     for route, n in per_route.most_common(25):
         api_metrics[f"route {route}"] = n
     out = [
-        _component("api", "REST API", "Serves the contract's endpoints.", records, api_metrics,
-                   window_minutes, include_timeline, now),
-        _store_component("database", "Metadata database", registry.db.check,
-                         registry.db.dialect, now),
-        _store_component("blob-store", "Bundle object store", registry.blobs.check,
-                         registry.settings.resolved_blob_url.split("://")[0], now),
+        _component(
+            "api",
+            "REST API",
+            "Serves the contract's endpoints.",
+            records,
+            api_metrics,
+            window_minutes,
+            include_timeline,
+            now,
+        ),
+        _store_component(
+            "database", "Metadata database", registry.db.check, registry.db.dialect, now
+        ),
+        _store_component(
+            "blob-store",
+            "Bundle object store",
+            registry.blobs.check,
+            registry.settings.resolved_blob_url.split("://")[0],
+            now,
+        ),
     ]
-    ingests = [r for r in records if r.method in ("POST", "PUT") and r.route.startswith(("/artifact/{", "/artifacts/{"))]
-    out.append(_component("ingest", "Ingest pipeline", "Fetches upstream snapshots, rates and "
-                          "stores new artifacts.", ingests, _latency_stats(ingests),
-                          window_minutes, include_timeline, now))
+    ingests = [
+        r
+        for r in records
+        if r.method in ("POST", "PUT") and r.route.startswith(("/artifact/{", "/artifacts/{"))
+    ]
+    out.append(
+        _component(
+            "ingest",
+            "Ingest pipeline",
+            "Fetches upstream snapshots, rates and stores new artifacts.",
+            ingests,
+            _latency_stats(ingests),
+            window_minutes,
+            include_timeline,
+            now,
+        )
+    )
     downloads = [r for r in records if r.route.startswith("/download")]
-    out.append(_component("downloads", "Downloads", "Streams bundles and parts.", downloads,
-                          _latency_stats(downloads), window_minutes, include_timeline, now))
+    out.append(
+        _component(
+            "downloads",
+            "Downloads",
+            "Streams bundles and parts.",
+            downloads,
+            _latency_stats(downloads),
+            window_minutes,
+            include_timeline,
+            now,
+        )
+    )
     return {"components": out, "generated_at": now, "window_minutes": window_minutes}
 
 
-def _component(cid: str, name: str, description: str, records: list[RequestRecord],
-               metrics: dict[str, Any], minutes: int, timeline: bool, now: str) -> dict[str, Any]:
+def _component(
+    cid: str,
+    name: str,
+    description: str,
+    records: list[RequestRecord],
+    metrics: dict[str, Any],
+    minutes: int,
+    timeline: bool,
+    now: str,
+) -> dict[str, Any]:
     errors = sum(1 for r in records if r.status >= 500)
     issues = []
     if errors:
-        issues.append({"code": f"{cid}-server-errors", "severity": "error",
-                       "summary": f"{errors} server errors in the last {minutes} minutes",
-                       "details": "See the request log lines with status >= 500."})
+        issues.append(
+            {
+                "code": f"{cid}-server-errors",
+                "severity": "error",
+                "summary": f"{errors} server errors in the last {minutes} minutes",
+                "details": "See the request log lines with status >= 500.",
+            }
+        )
     body: dict[str, Any] = {
         "id": cid,
         "display_name": name,
@@ -117,15 +167,23 @@ def _store_component(cid: str, name: str, check: Any, backend: str, now: str) ->
         status = "ok"
     except TmrError as exc:
         status = "critical"
-        issues.append({"code": f"{cid}-unreachable", "severity": "error",
-                       "summary": f"{name} is unreachable", "details": exc.message})
+        issues.append(
+            {
+                "code": f"{cid}-unreachable",
+                "severity": "error",
+                "summary": f"{name} is unreachable",
+                "details": exc.message,
+            }
+        )
     return {
         "id": cid,
         "display_name": name,
         "status": status,
         "observed_at": now,
         "description": f"{name} ({backend})",
-        "metrics": {"backend": backend,
-                    "check_ms": round((time.perf_counter() - started) * 1000, 2)},
+        "metrics": {
+            "backend": backend,
+            "check_ms": round((time.perf_counter() - started) * 1000, 2),
+        },
         "issues": issues,
     }

@@ -80,7 +80,11 @@ def snapshot_version(snapshot: Snapshot) -> str | None:
     declared = snapshot.hf.card_data.get("version")
     if isinstance(declared, str | int | float):
         return str(declared)
-    tags = [t.removeprefix("v") for t in snapshot.hf.git_tags if t[:1].isdigit() or t[:2].lower() == "v" and t[1:2].isdigit()]
+    tags = [
+        t.removeprefix("v")
+        for t in snapshot.hf.git_tags
+        if t[:1].isdigit() or t[:2].lower() == "v" and t[1:2].isdigit()
+    ]
     return tags[-1] if tags else None
 
 
@@ -178,9 +182,9 @@ class IngestService:
         Large files are pulled through on first download. A file that cannot be fetched now is
         simply left for the pull-through path; registration never waits for gigabytes.
         """
-        small = [
-            f for f in prepared.files if f.size <= SMALL_FILE_BYTES and f.part != "weights"
-        ][:SMALL_FILES_MAX]
+        small = [f for f in prepared.files if f.size <= SMALL_FILE_BYTES and f.part != "weights"][
+            :SMALL_FILES_MAX
+        ]
         if not small or prepared.snapshot.source not in {"huggingface", "github"}:
             return
         tmp = Path(tempfile.mkdtemp(prefix="prefetch-", dir=self.reg.work_dir))
@@ -255,8 +259,13 @@ class IngestService:
         except BaseException:
             self.reg.blobs.delete_prefix(generation + "/")
             raise
-        log.info("registered %s %s (%s) from %s", artifact.type.value, artifact.id,
-                 artifact.name, artifact.url)
+        log.info(
+            "registered %s %s (%s) from %s",
+            artifact.type.value,
+            artifact.id,
+            artifact.name,
+            artifact.url,
+        )
         return artifact
 
     def _store_update(self, current: Artifact, prepared: Prepared, user: User) -> Artifact:

@@ -30,15 +30,23 @@ def hub_key_from_url(url: str) -> str | None:
     segments = [s for s in parts.path.split("/") if s]
     if host in _HF_HOSTS:
         if segments and segments[0] == "datasets":
-            repo = segments[1:3] if len(segments) >= 3 and segments[2] not in {"tree", "blob", "resolve"} else segments[1:2]
+            repo = (
+                segments[1:3]
+                if len(segments) >= 3 and segments[2] not in {"tree", "blob", "resolve"}
+                else segments[1:2]
+            )
             return ("datasets/" + "/".join(repo)).lower() if repo else None
         if not segments or segments[0] in {"spaces", "docs", "models"}:
             return None
-        repo = segments[:2] if len(segments) >= 2 and segments[1] not in {"tree", "blob", "resolve"} else segments[:1]
+        repo = (
+            segments[:2]
+            if len(segments) >= 2 and segments[1] not in {"tree", "blob", "resolve"}
+            else segments[:1]
+        )
         return "/".join(repo).lower()
     if host in _GH_HOSTS and len(segments) >= 2:
-        repo = re.sub(r"\.git$", "", segments[1])
-        return f"github/{segments[0]}/{repo}".lower()
+        name = re.sub(r"\.git$", "", segments[1])
+        return f"github/{segments[0]}/{name}".lower()
     return None
 
 
@@ -51,7 +59,7 @@ def key_candidates(key: str) -> list[str]:
     """
     key = key.strip().lower()
     prefix = "datasets/" if key.startswith("datasets/") else ""
-    rest = key[len(prefix):]
+    rest = key[len(prefix) :]
     out = [key]
     if "/" in rest:
         out.append(prefix + rest.rsplit("/", 1)[1])

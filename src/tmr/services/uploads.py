@@ -12,8 +12,15 @@ from tmr.storage.bundles import classify
 from tmr.storage.db.artifacts import StoredFile
 
 
-def register_upload(registry: Registry, type_: ArtifactType, zip_path: Path, dest: Path,
-                    filename: str, name: str | None, user: User) -> Artifact:
+def register_upload(
+    registry: Registry,
+    type_: ArtifactType,
+    zip_path: Path,
+    dest: Path,
+    filename: str,
+    name: str | None,
+    user: User,
+) -> Artifact:
     extracted = extract_bundle(zip_path, dest, registry.settings)
     chosen = name or Path(filename).stem
     url = f"upload://{user.name}/{filename}"
@@ -25,8 +32,9 @@ def register_upload(registry: Registry, type_: ArtifactType, zip_path: Path, des
         snapshot=snapshot,
         hub_key=None,
         version=snapshot_version(snapshot),
-        files=[StoredFile(f.path, f.size, f.sha256, classify(f.path), None)
-               for f in snapshot.files],
+        files=[
+            StoredFile(f.path, f.size, f.sha256, classify(f.path), None) for f in snapshot.files
+        ],
         local_files={f.path: extracted.path_of(f.path) for f in snapshot.files},
     )
     return IngestService(registry).register_prepared(prepared, user)

@@ -163,7 +163,9 @@ class ArtifactRepository:
         return to_artifact(row) if row else None
 
     def exists(self, artifact_id: str) -> bool:
-        return self.s.scalar(select(ArtifactRow.seq).where(ArtifactRow.id == artifact_id)) is not None
+        return (
+            self.s.scalar(select(ArtifactRow.seq).where(ArtifactRow.id == artifact_id)) is not None
+        )
 
     def snapshot(self, artifact_id: str) -> Snapshot | None:
         raw = self.s.scalar(select(ArtifactRow.snapshot).where(ArtifactRow.id == artifact_id))
@@ -188,9 +190,9 @@ class ArtifactRepository:
         return [(to_artifact(r), r.hub_key or "") for r in rows]
 
     def resolve_key(self, key: str, type_: ArtifactType | None = None) -> list[Artifact]:
-        """Artifacts whose hub key is ``key``, or ends with ``/key`` when key has no organisation."""
+        """Artifacts whose hub key is ``key``, or ends in ``/key`` for a key with no owner."""
         prefix = "datasets/" if key.startswith("datasets/") else ""
-        bare = key[len(prefix):]
+        bare = key[len(prefix) :]
         cond = ArtifactRow.hub_key == key
         if "/" not in bare:
             cond = or_(cond, ArtifactRow.hub_key.like(f"{prefix}%/%{bare}"))
@@ -226,9 +228,7 @@ class ArtifactRepository:
         rows = self.s.scalars(stmt.order_by(ArtifactRow.seq).limit(limit))
         return [(r.seq, to_artifact(r)) for r in rows]
 
-    def scan_search_text(
-        self, after_seq: int, limit: int
-    ) -> list[tuple[int, Artifact, str]]:
+    def scan_search_text(self, after_seq: int, limit: int) -> list[tuple[int, Artifact, str]]:
         rows = self.s.execute(
             select(ArtifactRow, ArtifactRow.search_text)
             .where(ArtifactRow.seq > after_seq)
@@ -288,5 +288,5 @@ def _same_repo(hub_key: str, key: str) -> bool:
     prefix = "datasets/" if key.startswith("datasets/") else ""
     if not hub_key.startswith(prefix) or hub_key.startswith("github/"):
         return False
-    rest = hub_key[len(prefix):]
-    return rest.count("/") == 1 and rest.rsplit("/", 1)[1] == key[len(prefix):]
+    rest = hub_key[len(prefix) :]
+    return rest.count("/") == 1 and rest.rsplit("/", 1)[1] == key[len(prefix) :]

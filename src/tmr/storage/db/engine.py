@@ -71,9 +71,8 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session that commits once at the end, or rolls back everything on any error."""
-        with self._writer():
-            with self._unit_of_work() as session:
-                yield session
+        with self._writer(), self._unit_of_work() as session:
+            yield session
 
     @contextmanager
     def read(self) -> Iterator[Session]:

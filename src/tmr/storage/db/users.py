@@ -44,7 +44,9 @@ class UserRepository:
         self.s.flush()
 
     def set_password_hash(self, name: str, password_hash: str) -> None:
-        self.s.execute(update(UserRow).where(UserRow.name == name).values(password_hash=password_hash))
+        self.s.execute(
+            update(UserRow).where(UserRow.name == name).values(password_hash=password_hash)
+        )
 
     def delete(self, name: str) -> None:
         self.s.execute(delete(TokenRow).where(TokenRow.user_name == name))
