@@ -75,43 +75,17 @@ def bench_reads(tmp: Path, count: int, clients: int, total: int, workers: int = 
         wrk = shutil.which("wrk")
         if wrk:
             (tmp / "ids.txt").write_text("\n".join(ids))
-            (tmp / "reads.lua").write_text(WRK_SCRIPT % (tmp / "ids.txt"))
-            subprocess.run(
-                [
-                    wrk,
-                    "-t2",
-                    f"-c{clients}",
-                    "-d5s",
-                    "--timeout",
-                    "10s",
-                    "-s",
-                    str(tmp / "reads.lua"),
-                    "-H",
-                    f"X-Authorization: {token}",
-                    server.base,
-                ],
-                capture_output=True,
-                text=True,
-                check=True,
-            )  # warm-up
-            out = subprocess.run(
-                [
-                    wrk,
-                    "-t2",
-                    f"-c{clients}",
-                    "-d15s",
-                    "--timeout",
-                    "10s",
-                    "-s",
-                    str(tmp / "reads.lua"),
-                    "-H",
-                    f"X-Authorization: {token}",
-                    server.base,
-                ],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
+            script = tmp / "reads.lua"
+            script.write_text(WRK_SCRIPT % (tmp / "ids.txt"))
+
+            def run_wrk(seconds: int) -> str:
+                command = [wrk, "-t2", f"-c{clients}", f"-d{seconds}s", "--timeout", "10s",
+                           "-s", str(script), "-H", f"X-Authorization: {token}", server.base]
+                return subprocess.run(command, capture_output=True, text=True,
+                                      check=True).stdout
+
+            run_wrk(5)  # warm-up
+            out = run_wrk(15)
             line = next(x for x in out.splitlines() if x.startswith("WRK "))
             n, seconds, p50, p99, errors = line.split()[1:]
             rps = int(n) / float(seconds)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 
 class ArtifactType(enum.StrEnum):
@@ -45,6 +45,22 @@ class AuditEntry:
     action: AuditAction
     at: datetime
     detail: str | None = None
+
+    @classmethod
+    def now(
+        cls, artifact: Artifact, user: User, action: AuditAction, detail: str | None = None
+    ) -> AuditEntry:
+        """An entry for ``user`` doing ``action`` on ``artifact`` at the current UTC time."""
+        return cls(
+            artifact_id=artifact.id,
+            artifact_name=artifact.name,
+            artifact_type=artifact.type,
+            user_name=user.name,
+            user_is_admin=user.is_admin,
+            action=action,
+            at=datetime.now(UTC),
+            detail=detail,
+        )
 
 
 @dataclass(frozen=True)

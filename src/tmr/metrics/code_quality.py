@@ -16,6 +16,7 @@ import re
 
 from tmr.domain.rating import MetricResult
 from tmr.domain.snapshot import GitHubRepo
+from tmr.metrics._files import is_code
 from tmr.metrics.inputs import RatingInput
 
 NAME = "code_quality"
@@ -30,28 +31,6 @@ WEIGHTS = {
     "typing": 0.05,
     "contributing": 0.05,
 }
-CODE_EXT = (
-    ".py",
-    ".js",
-    ".ts",
-    ".go",
-    ".rs",
-    ".java",
-    ".c",
-    ".cc",
-    ".cpp",
-    ".h",
-    ".hpp",
-    ".cu",
-    ".jl",
-    ".rb",
-    ".scala",
-    ".kt",
-    ".swift",
-    ".lua",
-    ".r",
-    ".m",
-)
 _TEST = re.compile(r"(^|/)(tests?|testing)/|(^|/)test_[^/]+$|_test\.\w+$|\.test\.\w+$|\.spec\.\w+$")
 _DEPS = re.compile(
     r"(^|/)(requirements[^/]*\.txt|pyproject\.toml|setup\.py|setup\.cfg|"
@@ -74,7 +53,7 @@ _CONTRIB = re.compile(r"(^|/)(CONTRIBUTING|CODE_OF_CONDUCT)(\.\w+)?$", re.IGNORE
 
 def repo_credits(repo: GitHubRepo) -> dict[str, float]:
     paths = [f.path for f in repo.files]
-    code = [p for p in paths if p.lower().endswith(CODE_EXT)]
+    code = [p for p in paths if is_code(p)]
     notebooks = [p for p in paths if p.endswith(".ipynb")]
     pyproject_tools = any(p.endswith("pyproject.toml") for p in paths)
     return {

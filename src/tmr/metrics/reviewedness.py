@@ -20,52 +20,11 @@ from collections import defaultdict
 
 from tmr.domain.rating import MetricResult
 from tmr.domain.snapshot import GitHubRepo
+from tmr.metrics._files import is_code
 from tmr.metrics.inputs import RatingInput
 
 NAME = "reviewedness"
 BYTES_PER_LINE = 35
-CODE_EXT = (
-    ".py",
-    ".pyx",
-    ".js",
-    ".mjs",
-    ".ts",
-    ".tsx",
-    ".jsx",
-    ".go",
-    ".rs",
-    ".java",
-    ".c",
-    ".cc",
-    ".cpp",
-    ".cxx",
-    ".h",
-    ".hpp",
-    ".cu",
-    ".cuh",
-    ".jl",
-    ".rb",
-    ".scala",
-    ".kt",
-    ".swift",
-    ".lua",
-    ".r",
-    ".m",
-    ".mm",
-    ".sh",
-    ".bash",
-    ".php",
-    ".cs",
-    ".sql",
-    ".pl",
-    ".proto",
-    ".zig",
-    ".dart",
-)
-
-
-def is_code(path: str) -> bool:
-    return path.lower().endswith(CODE_EXT)
 
 
 def repo_lines(repo: GitHubRepo) -> tuple[dict[str, float], float, int, int]:

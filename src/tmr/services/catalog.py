@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import contextlib
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 import re2
 
@@ -130,13 +129,13 @@ class CatalogService:
             if artifact is None or artifact.type != type_:
                 raise NotFound(f"no {type_.value} artifact with id {artifact_id}")
             audit = AuditRepository(s)
-            audit.append(record(artifact, user, AuditAction.AUDIT))
+            audit.append(AuditEntry.now(artifact, user, AuditAction.AUDIT))
             entries = audit.for_artifact(artifact_id)
         return [e for e in entries if e.action.value in CONTRACT_ACTIONS]
 
     def record(self, artifact: Artifact, user: User, action: AuditAction) -> None:
         with self.reg.db.transaction() as s:
-            AuditRepository(s).append(record(artifact, user, action))
+            AuditRepository(s).append(AuditEntry.now(artifact, user, action))
 
     def reset(self, user: User) -> None:
         from tmr.errors import Unauthorized
@@ -154,14 +153,3 @@ class CatalogService:
         with self.reg.db.read() as s:
             return ArtifactRepository(s).count()
 
-
-def record(artifact: Artifact, user: User, action: AuditAction) -> AuditEntry:
-    return AuditEntry(
-        artifact_id=artifact.id,
-        artifact_name=artifact.name,
-        artifact_type=artifact.type,
-        user_name=user.name,
-        user_is_admin=user.is_admin,
-        action=action,
-        at=datetime.now(UTC),
-    )

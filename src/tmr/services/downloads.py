@@ -16,10 +16,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tmr.domain.artifact import Artifact, ArtifactType, AuditAction, User
+from tmr.domain.artifact import Artifact, ArtifactType, AuditAction, AuditEntry, User
 from tmr.domain.snapshot import Snapshot
 from tmr.errors import BadRequest, NotFound
-from tmr.services.catalog import record
 from tmr.services.keys import hub_key_from_url
 from tmr.services.registry import Registry
 from tmr.storage.db.artifacts import ArtifactRepository, StoredFile
@@ -114,8 +113,7 @@ class DownloadService:
 
     def record_download(self, artifact: Artifact, user: User, detail: str) -> None:
         with self.reg.db.transaction() as s:
-            entry = record(artifact, user, AuditAction.DOWNLOAD)
-            AuditRepository(s).append(type(entry)(**{**entry.__dict__, "detail": detail}))
+            AuditRepository(s).append(AuditEntry.now(artifact, user, AuditAction.DOWNLOAD, detail))
 
     def ensure_blob(self, owner: Artifact, file: StoredFile) -> str:
         """The blob key holding this file, pulling it from upstream first when needed."""

@@ -255,7 +255,7 @@ class IngestService:
                     search_text=search_text(prepared.name, prepared.snapshot),
                 )
                 self._write_contents(repo, artifact.id, prepared, files)
-                AuditRepository(s).append(self._entry(artifact, user, AuditAction.CREATE))
+                AuditRepository(s).append(AuditEntry.now(artifact, user, AuditAction.CREATE))
         except BaseException:
             self.reg.blobs.delete_prefix(generation + "/")
             raise
@@ -286,7 +286,7 @@ class IngestService:
                 search_text=search_text(prepared.name, prepared.snapshot),
             )
             self._write_contents(repo, current.id, prepared, files)
-            AuditRepository(s).append(self._entry(current, user, AuditAction.UPDATE))
+            AuditRepository(s).append(AuditEntry.now(current, user, AuditAction.UPDATE))
         for key in old_keys:  # the old version's blobs, now unreferenced
             try:
                 self.reg.blobs.delete(key)
@@ -311,15 +311,3 @@ class IngestService:
         repo.set_parents(artifact_id, parents)
         if prepared.rating is not None:
             repo.set_rating(artifact_id, prepared.rating.net_score, prepared.rating.model_dump())
-
-    @staticmethod
-    def _entry(artifact: Artifact, user: User, action: AuditAction) -> AuditEntry:
-        return AuditEntry(
-            artifact_id=artifact.id,
-            artifact_name=artifact.name,
-            artifact_type=artifact.type,
-            user_name=user.name,
-            user_is_admin=user.is_admin,
-            action=action,
-            at=datetime.now(UTC),
-        )
