@@ -122,3 +122,11 @@ def token(client) -> str:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def auth(token: str) -> dict[str, str]:
     return {"X-Authorization": token}
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -7,7 +7,6 @@ regex, rate, cost, lineage, delete, audit) against the replayed upstreams.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,18 +15,12 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.conftest import ADMIN, ADMIN_PASSWORD
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.conftest import ADMIN, ADMIN_PASSWORD, free_port
 
 
 @pytest.fixture
 def served(tmp_path, hf_replay, github_replay) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "TMR_DATA_DIR": str(tmp_path / "served"), "HF_ENDPOINT": hf_replay,
            "GITHUB_API_URL": github_replay, "TMR_ALLOW_PRIVATE_UPSTREAM": "1",
            "TMR_INGEST_GATE": "off", "LOG_LEVEL": "1", "LOG_FILE": str(tmp_path / "tmr.log"),

@@ -102,3 +102,22 @@ def _zip() -> bytes:
     from tests.support.zips import hf_zip
 
     return hf_zip(name="half")
+
+
+def test_object_store_outage_gives_503_and_loses_nothing(make_settings):
+    """S3 down: uploads fail clearly, metadata stays consistent, health says so."""
+    from tests.conftest import free_port
+    from tmr.app import create_app
+
+    dead = f"http://127.0.0.1:{free_port()}"
+    app = create_app(make_settings(blob_url="s3://tmr-down/bundles", s3_endpoint_url=dead))
+    with TestClient(app) as c:
+        auth = {"X-Authorization": login(c)}
+        r = c.post("/artifact/dataset/upload", headers=auth, data={"name": "x"},
+                   files={"file": ("x.zip", _zip(), "application/zip")})
+        assert r.status_code == 503
+        assert "s3" in r.json()["message"].lower()
+        assert c.post("/artifacts", headers=auth, json=[{"name": "*"}]).json() == []
+        health = c.get("/health/components").json()
+        blob = next(comp for comp in health["components"] if comp["id"] == "blob-store")
+        assert blob["status"] == "critical" and blob["issues"]
