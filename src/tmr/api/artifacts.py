@@ -205,6 +205,23 @@ def cost(
     }
 
 
+@router.post(
+    "/artifact/byVersion",
+    response_model=list[schemas.VersionedArtifact],
+    responses={400: {}, 403: {}, 404: {}},
+    summary="Artifacts whose version matches an exact, range, tilde or caret query.",
+    operation_id="ArtifactByVersion",
+)
+def by_version(
+    registry: RegistryDep, user: UserDep, body: schemas.ArtifactVersionQuery
+) -> list[schemas.VersionedArtifact]:
+    found = CatalogService(registry).by_version(body.version, body.name, tuple(body.types or ()))
+    return [
+        schemas.VersionedArtifact(name=a.name, id=a.id, type=a.type, version=a.version or "")
+        for a in found
+    ]
+
+
 # Registered last: the literal paths /artifact/byRegEx and /artifact/byName win over it.
 @router.post(
     "/artifact/{artifact_type}",

@@ -37,6 +37,17 @@ class ArtifactQuery(BaseModel):
     types: list[ArtifactType] | None = None
 
 
+class ArtifactVersionQuery(BaseModel):
+    version: str = Field(min_length=1, max_length=64,
+                         description="1.2.3, 1.2.3-2.1.0, ~1.2.0 or ^1.2.0")
+    name: str | None = Field(default=None, max_length=512)
+    types: list[ArtifactType] | None = None
+
+
+class VersionedArtifact(ArtifactMetadata):
+    version: str
+
+
 class ArtifactRegEx(BaseModel):
     regex: str
 

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 import re2
 
 from tmr.domain.artifact import Artifact, ArtifactType, AuditAction, AuditEntry, User
-from tmr.errors import BadRequest, InvalidRegex, NotFound, TmrError, TooLarge
+from tmr.domain.versions import parse_query, parse_version
+from tmr.errors import BadRequest, InvalidRegex, NotFound, TmrError, TooLarge, Unauthorized
 from tmr.services.registry import Registry
 from tmr.storage.db.artifacts import ArtifactRepository, NameQuery
 from tmr.storage.db.audit import AuditRepository
@@ -109,6 +110,30 @@ class CatalogService:
             raise NotFound(f"no artifact name or README matches {pattern!r}")
         return found
 
+    def by_version(
+        self, query: str, name: str | None, types: Sequence[ArtifactType]
+    ) -> list[Artifact]:
+        """Artifacts whose version satisfies an exact, range, tilde or caret query."""
+        try:
+            wanted = parse_query(query)
+        except ValueError as exc:
+            raise BadRequest(f"invalid version query: {exc}") from exc
+        found: list[Artifact] = []
+        after = 0
+        while True:
+            with self.reg.db.read() as s:
+                batch = ArtifactRepository(s).versioned(after, REGEX_SCAN_BATCH, name, types)
+            for seq, artifact in batch:
+                after = seq
+                version = parse_version(artifact.version or "")
+                if version is not None and wanted.matches(version):
+                    found.append(artifact)
+            if len(batch) < REGEX_SCAN_BATCH:
+                break
+        if not found:
+            raise NotFound(f"no artifact has a version matching {query!r}")
+        return found
+
     def delete(self, type_: ArtifactType, artifact_id: str) -> None:
         with self.reg.db.transaction() as s:
             repo = ArtifactRepository(s)
@@ -138,8 +163,6 @@ class CatalogService:
             AuditRepository(s).append(AuditEntry.now(artifact, user, action))
 
     def reset(self, user: User) -> None:
-        from tmr.errors import Unauthorized
-
         if not user.is_admin:
             raise Unauthorized(f"user {user.name!r} may not reset the registry (admins only)")
         with self.reg.db.transaction() as s:

@@ -237,6 +237,20 @@ class ArtifactRepository:
         )
         return [(row.seq, to_artifact(row), text) for row, text in rows]
 
+    def versioned(
+        self, after_seq: int, limit: int, name: str | None, types: Sequence[ArtifactType]
+    ) -> list[tuple[int, Artifact]]:
+        """Keyset page of the artifacts that carry a version, optionally of one name/types."""
+        stmt = select(ArtifactRow).where(
+            ArtifactRow.seq > after_seq, ArtifactRow.version.is_not(None)
+        )
+        if name is not None:
+            stmt = stmt.where(ArtifactRow.name == name)
+        if types:
+            stmt = stmt.where(ArtifactRow.type.in_([t.value for t in types]))
+        rows = self.s.scalars(stmt.order_by(ArtifactRow.seq).limit(limit))
+        return [(r.seq, to_artifact(r)) for r in rows]
+
     def files(self, artifact_id: str) -> list[StoredFile]:
         rows = self.s.scalars(
             select(ArtifactFileRow)
