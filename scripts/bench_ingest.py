@@ -41,40 +41,53 @@ def main() -> None:
     from tmr.config import load_settings
 
     manifest = json.loads((ROOT / "tests/data/upstream/manifest.json").read_text())
-    models = [f"https://huggingface.co/{r['id']}" for r in manifest["repos"]
-              if r["kind"] == "hf-model"]
+    models = [
+        f"https://huggingface.co/{r['id']}" for r in manifest["repos"] if r["kind"] == "hf-model"
+    ]
     data = ROOT / "tests" / "data" / "upstream"
     hf, gh = HfHubReplay(data), GitHubReplay(data)
     hf.start()
     gh.start()
     try:
         with tempfile.TemporaryDirectory(prefix="tmr-ingest-") as raw:
-            settings = load_settings(data_dir=Path(raw), log_level=0, ingest_gate="off",
-                                     hf_endpoint=hf.url, github_api_url=gh.url,
-                                     allow_private_upstream=True, token_max_calls=10**9)
+            settings = load_settings(
+                data_dir=Path(raw),
+                log_level=0,
+                ingest_gate="off",
+                hf_endpoint=hf.url,
+                github_api_url=gh.url,
+                allow_private_upstream=True,
+                token_max_calls=10**9,
+            )
             with TestClient(create_app(settings)) as client:
                 auth = {"X-Authorization": login(client)}
                 started = time.perf_counter()
                 for type_, table in (("model", MODELS), ("dataset", DATASETS), ("code", CODE)):
                     for name, url in table.items():
-                        r = client.post(f"/artifact/{type_}", headers=auth,
-                                        json={"url": url, "name": name})
+                        r = client.post(
+                            f"/artifact/{type_}", headers=auth, json={"url": url, "name": name}
+                        )
                         assert r.status_code == 201, r.text
                 grading = time.perf_counter() - started
-                print(f"grading set: 30 registrations (13 models, 7 datasets, 10 code) in "
-                      f"{grading:.2f} s")
+                print(
+                    f"grading set: 30 registrations (13 models, 7 datasets, 10 code) in "
+                    f"{grading:.2f} s"
+                )
                 latencies = []
                 started = time.perf_counter()
                 for i in range(args.count):
                     t = time.perf_counter()
-                    r = client.post("/artifact/model", headers=auth,
-                                    json={"url": models[i % len(models)]})
+                    r = client.post(
+                        "/artifact/model", headers=auth, json={"url": models[i % len(models)]}
+                    )
                     latencies.append(time.perf_counter() - t)
                     assert r.status_code == 201, r.text
                 total = time.perf_counter() - started
-            print(f"{args.count} model registrations: total {total:.1f} s, "
-                  f"{args.count / total:.1f} per second, p50 {percentile(latencies, 0.5) * 1000:.0f} ms, "
-                  f"p99 {percentile(latencies, 0.99) * 1000:.0f} ms")
+            p50, p99 = percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000
+            print(
+                f"{args.count} model registrations: total {total:.1f} s, "
+                f"{args.count / total:.1f} per second, p50 {p50:.0f} ms, p99 {p99:.0f} ms"
+            )
     finally:
         hf.stop()
         gh.stop()

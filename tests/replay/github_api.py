@@ -26,6 +26,7 @@ import hashlib
 import json
 import random
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlencode
@@ -65,29 +66,70 @@ OBJECT_MEDIA_TYPES = frozenset(
 )
 JSON_CONTENT_LIMIT = 1024 * 1024  # above 1 MB the JSON object carries no content
 RAW_LIMIT = 100 * 1024 * 1024  # above 100 MB the endpoint serves nothing
+CACHED_FILE_BYTES = 4 * 1024 * 1024  # bigger generated files are generated again when asked
 
 
 class GitHubRecord:
-    """One recorded repository, with blob ids computed lazily from the bytes we would serve."""
+    """One recorded repository. Its JSON files are read once and shared read-only; blob ids and
+    the bytes of files up to :data:`CACHED_FILE_BYTES` are computed once, from the bytes served."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self._blob_ids: dict[str, str] | None = None
+        self._loaded: dict[str, Any] = {}
+        self._bytes: dict[str, bytes] = {}
         self._lock = threading.Lock()
 
     def load(self, name: str) -> Any:
-        path = self.folder / name
-        return json.loads(path.read_text()) if path.exists() else None
+        """The parsed JSON file ``name`` (None when not recorded); shared, so never change it."""
+        with self._lock:
+            if name not in self._loaded:
+                path = self.folder / name
+                self._loaded[name] = json.loads(path.read_text()) if path.exists() else None
+            return self._loaded[name]
+
+    def _blobs(self) -> dict[str, dict[str, Any]]:
+        """The recorded blob entries by path."""
+
+        def build() -> dict[str, dict[str, Any]]:
+            tree = self.load("tree.json") or {"tree": []}
+            return {e["path"]: e for e in tree["tree"] if e.get("type") == "blob"}
+
+        return self._index("blobs", build)
+
+    def pull(self, number: int) -> dict[str, Any] | None:
+        """The recorded pull request ``number``."""
+        pulls = self._index(
+            "pulls", lambda: {p["number"]: p for p in self.load("pulls.json") or []}
+        )
+        return pulls.get(number)
+
+    def _index(self, name: str, build: Callable[[], dict[Any, Any]]) -> dict[Any, Any]:
+        key = f"index:{name}"
+        with self._lock:
+            if key in self._loaded:
+                return self._loaded[key]
+        index = build()
+        with self._lock:
+            return self._loaded.setdefault(key, index)
 
     def file_bytes(self, path: str) -> bytes | None:
-        tree = self.load("tree.json") or {"tree": []}
-        for entry in tree["tree"]:
-            if entry["path"] == path and entry.get("type") == "blob":
-                if entry.get("content"):
-                    return (self.folder / entry["content"]).read_bytes()
-                seed = hashlib.sha256(f"github/{self.folder.name}/{path}".encode()).digest()
-                return random.Random(seed).randbytes(int(entry.get("size") or 0))
-        return None
+        entry = self._blobs().get(path)
+        if entry is None:
+            return None
+        with self._lock:
+            cached = self._bytes.get(path)
+        if cached is not None:
+            return cached
+        if entry.get("content"):
+            data = (self.folder / entry["content"]).read_bytes()
+        else:
+            seed = hashlib.sha256(f"github/{self.folder.name}/{path}".encode()).digest()
+            data = random.Random(seed).randbytes(int(entry.get("size") or 0))
+        if len(data) <= CACHED_FILE_BYTES:
+            with self._lock:
+                self._bytes[path] = data
+        return data
 
     def entries(self) -> list[dict[str, Any]]:
         """The recorded tree entries (blobs and trees)."""
@@ -120,13 +162,12 @@ class GitHubRecord:
 
     def blob_ids(self) -> dict[str, str]:
         with self._lock:
+            if self._blob_ids is not None:
+                return self._blob_ids
+        ids = {path: git_blob_id(self.file_bytes(path) or b"") for path in self._blobs()}
+        with self._lock:
             if self._blob_ids is None:
-                tree = self.load("tree.json") or {"tree": []}
-                self._blob_ids = {
-                    e["path"]: git_blob_id(self.file_bytes(e["path"]) or b"")
-                    for e in tree["tree"]
-                    if e.get("type") == "blob"
-                }
+                self._blob_ids = ids
             return self._blob_ids
 
 
@@ -421,9 +462,7 @@ class _GitHubHandler(ReplayHandler):
     def _pull(self, record: GitHubRecord, number: str) -> dict[str, Any] | None:
         if not number.isdigit():
             return None
-        return next(
-            (p for p in record.load("pulls.json") or [] if p["number"] == int(number)), None
-        )
+        return record.pull(int(number))
 
     def _pull_list(self, record: GitHubRecord) -> None:
         state = self.query.get("state", "open")

@@ -3,22 +3,23 @@
 :func:`fetch_snapshot` turns a source URL into a :class:`Snapshot`: it parses and vets the URL
 (:mod:`.urls`), fetches the repository it names (:mod:`.huggingface`, :mod:`.github`; a web page
 is registered from what its URL says and never fetched), reads the declared parents and links
-(:mod:`.card`), and fetches a few linked datasets and code repositories alongside, whose failures
-are logged and skipped because they must never sink the primary registration.
+(:mod:`.card`), and fetches a few linked datasets and code repositories alongside
+(:mod:`.linked`: concurrently, and briefly cached since many models link the same ones), whose
+failures are logged and skipped because they must never sink the primary registration. The
+primary repository itself is always fetched fresh.
 :func:`download_file` streams one file of a Hugging Face repository (:mod:`.huggingface`) or of
 a GitHub repository (:mod:`.github_files`) to disk.
 """
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote
 
 from tmr.config import Settings
 from tmr.domain.snapshot import GitHubRepo, HfRepo, Snapshot, WebPage
-from tmr.errors import NotFound, TmrError
+from tmr.errors import NotFound
 from tmr.sources.card import (
     dataset_urls_in_text,
     find_parents,
@@ -29,11 +30,10 @@ from tmr.sources.github import fetch_github_repo
 from tmr.sources.github_files import download_github_file
 from tmr.sources.huggingface import download_file as download_hf_file
 from tmr.sources.huggingface import fetch_hf_repo
+from tmr.sources.linked import fetch_linked
 from tmr.sources.urls import SourceRef, is_known_dataset_host, parse_source_url
 
 __all__ = ["SourceRef", "download_file", "fetch_snapshot", "parse_source_url"]
-
-log = logging.getLogger(__name__)
 
 MAX_LINKED_DATASETS = 2
 MAX_LINKED_CODE = 2
@@ -119,20 +119,8 @@ def web_page(ref: SourceRef) -> WebPage:
 
 
 def _fetch_linked(snapshot: Snapshot, settings: Settings) -> list[Snapshot]:
-    linked: list[Snapshot] = []
-    for urls, limit in (
+    groups = [
         (snapshot.linked_dataset_urls, MAX_LINKED_DATASETS),
         (snapshot.linked_code_urls, MAX_LINKED_CODE),
-    ):
-        fetched = 0
-        for link in urls[: 2 * limit]:  # bounded attempts: a card may list many dead links
-            if fetched >= limit:
-                break
-            try:
-                linked.append(fetch_primary(link, settings))
-                fetched += 1
-            except TmrError as exc:
-                log.warning("linked %s of %s skipped: %s", link, snapshot.url, exc.message)
-            except Exception:  # a linked fetch must never sink the primary one
-                log.exception("linked %s of %s failed unexpectedly", link, snapshot.url)
-    return linked
+    ]
+    return fetch_linked(snapshot.url, groups, settings, fetch_primary)

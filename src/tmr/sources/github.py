@@ -4,8 +4,11 @@ Reads the repository, its license and README (base64 contents), languages, contr
 (anonymous ones included, paged through ``Link`` headers), the recursive git tree with sizes, and
 the merged pull requests with their reviews and files, which reviewedness needs. Everything is
 bounded: a few pages of contributors, at most :data:`MAX_PULLS` pull requests (the snapshot says
-when it stopped early with ``pulls_truncated``). A 404 is :class:`UpstreamNotFound`; timeouts,
-5xx and an exhausted rate limit are :class:`UpstreamUnavailable` with what to do about it.
+when it stopped early with ``pulls_truncated``). Once the repository itself has answered, its
+parts are fetched concurrently, and so are the pull requests (at most :data:`_WORKERS` requests at
+a time), over the process-wide keep-alive client of :mod:`.clients`. A 404 is
+:class:`UpstreamNotFound`; timeouts, 5xx and an exhausted rate limit are
+:class:`UpstreamUnavailable` with what to do about it.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import httpx
 from tmr.config import Settings
 from tmr.domain.snapshot import GitHubContributor, GitHubPull, GitHubPullFile, GitHubRepo, RepoFile
 from tmr.errors import TmrError, UpstreamNotFound, UpstreamUnavailable
+from tmr.sources.clients import shared_client
 from tmr.sources.retry import with_retries
 
 log = logging.getLogger(__name__)
@@ -35,7 +39,8 @@ MAX_PULL_LIST_PAGES = 10
 MAX_PULL_FILE_PAGES = 3
 MAX_RATE_LIMIT_WAIT_SECONDS = 5.0
 PER_PAGE = 100
-_WORKERS = 8
+_WORKERS = 8  # concurrent pull-request fetches of one repository
+_PARTS = 7  # license, pull requests, branch, README, languages, contributors, tree
 
 
 class GitHubClient:
@@ -51,16 +56,24 @@ class GitHubClient:
             headers["Authorization"] = f"Bearer {settings.github_token}"
         self.base_url = settings.github_api_url.rstrip("/")
         self.authenticated = bool(settings.github_token)
-        self._client = httpx.Client(
-            base_url=self.base_url,
-            headers=headers,
-            follow_redirects=True,
-            timeout=settings.upstream_timeout_seconds,
-            transport=transport,  # the test seam (httpx.MockTransport)
-        )
+        self._owned = transport is not None
+        if transport is not None:  # the test seam (httpx.MockTransport)
+            self._client = httpx.Client(
+                base_url=self.base_url,
+                headers=headers,
+                follow_redirects=True,
+                timeout=settings.upstream_timeout_seconds,
+                transport=transport,
+            )
+        else:  # the process-wide keep-alive client of this API URL and token
+            self._client = shared_client(
+                base_url=self.base_url, headers=headers, timeout=settings.upstream_timeout_seconds
+            )
 
     def close(self) -> None:
-        self._client.close()
+        """Close a test transport's client; the shared client stays open for the next fetch."""
+        if self._owned:
+            self._client.close()
 
     def __enter__(self) -> GitHubClient:
         return self
@@ -167,13 +180,24 @@ def fetch_github_repo(
         owner, repo = str(info["owner"].get("login") or owner), str(info.get("name") or repo)
         base = f"/repos/{owner}/{repo}"
         ref = quote(branch or info.get("default_branch") or "main", safe="/")
-        license_spdx, license_name, license_text = _license(gh, base, info)
-        pulls, truncated = _merged_pulls(gh, base)
+        # The rest only needs the canonical name and the ref: ask for it all at once.
+        with ThreadPoolExecutor(max_workers=_PARTS) as pool:
+            license_ = pool.submit(_license, gh, base, info)
+            merged = pool.submit(_merged_pulls, gh, base)
+            head = pool.submit(
+                _optional, lambda: gh.json(f"{base}/branches/{ref}")["commit"]["sha"]
+            )
+            readme = pool.submit(_readme, gh, base, ref, subdir)
+            languages = pool.submit(_optional, lambda: gh.json(f"{base}/languages"))
+            contributors = pool.submit(_contributors, gh, base)
+            tree = pool.submit(_tree, gh, base, ref, subdir)
+        license_spdx, license_name, license_text = license_.result()
+        pulls, truncated = merged.result()
         return GitHubRepo(
             owner=owner,
             name=repo,
             default_branch=info.get("default_branch") or "main",
-            head_sha=_optional(lambda: gh.json(f"{base}/branches/{ref}")["commit"]["sha"]),
+            head_sha=head.result(),
             subdir=subdir,
             description=info.get("description"),
             license_spdx=license_spdx,
@@ -186,10 +210,10 @@ def fetch_github_repo(
             created_at=info.get("created_at"),
             pushed_at=info.get("pushed_at"),
             topics=[t for t in info.get("topics") or [] if isinstance(t, str)],
-            readme_text=_readme(gh, base, ref, subdir),
-            languages=_optional(lambda: gh.json(f"{base}/languages")) or {},
-            contributors=_contributors(gh, base),
-            files=_tree(gh, base, ref, subdir),
+            readme_text=readme.result(),
+            languages=languages.result() or {},
+            contributors=contributors.result(),
+            files=tree.result(),
             pulls=pulls,
             pulls_truncated=truncated,
         )
@@ -276,18 +300,41 @@ def _merged_pulls(gh: GitHubClient, base: str) -> tuple[list[GitHubPull], bool]:
     except TmrError as exc:
         log.info("pull requests of %s unavailable: %s", base, exc.message)
         return [], False
+    # Each pull request costs three requests (detail, reviews, files): all of them share one
+    # bounded pool, so a long list is fetched _WORKERS requests at a time.
     with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
-        pulls = [p for p in pool.map(lambda n: _pull(gh, base, n), merged[:limit]) if p]
+        parts = [
+            (
+                number,
+                pool.submit(_optional, lambda n=number: gh.json(f"{base}/pulls/{n}")),
+                pool.submit(
+                    _optional, lambda n=number: gh.paged(f"{base}/pulls/{n}/reviews", {}, 1)
+                ),
+                pool.submit(
+                    _optional,
+                    lambda n=number: gh.paged(f"{base}/pulls/{n}/files", {}, MAX_PULL_FILE_PAGES),
+                ),
+            )
+            for number in merged[:limit]
+        ]
+        pulls = [
+            p
+            for number, detail, reviews, files in parts
+            if (p := _pull(number, detail.result(), reviews.result(), files.result()))
+        ]
     return pulls, truncated
 
 
-def _pull(gh: GitHubClient, base: str, number: int) -> GitHubPull | None:
-    detail = _optional(lambda: gh.json(f"{base}/pulls/{number}"))
+def _pull(
+    number: int,
+    detail: Any,
+    reviews: tuple[list[Any], bool] | None,
+    files: tuple[list[Any], bool] | None,
+) -> GitHubPull | None:
+    """A pull request from its detail, first page of reviews and pages of files (None if gone)."""
     if not isinstance(detail, dict):
         return None
-    reviews = _optional(lambda: gh.paged(f"{base}/pulls/{number}/reviews", {}, 1))
     review_list = [r for r in (reviews[0] if reviews else []) if isinstance(r, dict)]
-    files = _optional(lambda: gh.paged(f"{base}/pulls/{number}/files", {}, MAX_PULL_FILE_PAGES))
     return GitHubPull(
         number=number,
         merged=bool(detail.get("merged") or detail.get("merged_at")),

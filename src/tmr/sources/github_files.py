@@ -22,6 +22,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from urllib.parse import quote
 
@@ -30,6 +31,7 @@ import httpx
 from tmr.config import Settings
 from tmr.domain.snapshot import GitHubRepo, RepoFile
 from tmr.errors import UpstreamNotFound, UpstreamUnavailable
+from tmr.sources.clients import shared_client
 from tmr.sources.retry import with_retries
 
 log = logging.getLogger(__name__)
@@ -123,12 +125,7 @@ def _stream(
     received = 0
     try:
         with (
-            httpx.Client(
-                headers=_headers(settings),
-                follow_redirects=True,
-                timeout=settings.upstream_timeout_seconds,
-                transport=transport,
-            ) as client,
+            _client(settings, transport) as client,
             client.stream("GET", url, params=params) as response,
         ):
             if response.status_code >= 400:
@@ -168,6 +165,22 @@ def _stream(
         )
     part.replace(dest)
     return actual
+
+
+def _client(
+    settings: Settings, transport: httpx.BaseTransport | None
+) -> AbstractContextManager[httpx.Client]:
+    """The shared keep-alive client (left open), or a test transport's own client (closed)."""
+    if transport is None:
+        return nullcontext(
+            shared_client(headers=_headers(settings), timeout=settings.upstream_timeout_seconds)
+        )
+    return httpx.Client(
+        headers=_headers(settings),
+        follow_redirects=True,
+        timeout=settings.upstream_timeout_seconds,
+        transport=transport,
+    )
 
 
 def _is_json(response: httpx.Response) -> bool:

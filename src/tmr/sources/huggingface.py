@@ -3,11 +3,14 @@
 This is the only module that talks to the Hub, and it talks through ``huggingface_hub`` itself
 (``HfApi`` with the configured endpoint and token), so the registry speaks the real protocol:
 ``model_info``/``dataset_info`` with ``files_metadata`` for every file's size and LFS sha256,
-``hf_hub_download`` of the card and the small JSON files (``config.json``,
-``adapter_config.json`` …), ``list_repo_refs`` for git tags. Hub errors become the registry's
+a ``GET`` of the ``resolve`` URL on the library's session (``get_session``, checked by
+``hf_raise_for_status``) for the card and the small JSON files (``config.json``,
+``adapter_config.json`` …), ``list_repo_refs`` for git tags; the files and the tags are fetched
+concurrently once the repository has answered. Hub errors become the registry's
 error tree (missing → :class:`UpstreamNotFound`, gated → :class:`UpstreamGated`, network and 5xx →
 :class:`UpstreamUnavailable`), each message naming the repository and what to do.
-:func:`download_file` streams one file to disk and checks its sha256.
+:func:`download_file` streams one file to disk and checks its sha256, over the process-wide
+keep-alive client of :mod:`.clients`.
 """
 
 from __future__ import annotations
@@ -16,15 +19,15 @@ import hashlib
 import json
 import logging
 import re
-import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import httpx
 import httpx2
-from huggingface_hub import HfApi, hf_hub_download, hf_hub_url
+from huggingface_hub import HfApi, hf_hub_url
 from huggingface_hub.errors import (
     DisabledRepoError,
     EntryNotFoundError,
@@ -36,12 +39,13 @@ from huggingface_hub.errors import (
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
-from tqdm.std import tqdm as std_tqdm
+from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
 from tmr.config import Settings
 from tmr.domain.snapshot import HfRepo, RepoFile, Snapshot
 from tmr.errors import TmrError, UpstreamGated, UpstreamNotFound, UpstreamUnavailable
 from tmr.sources.card import parse_front_matter
+from tmr.sources.clients import shared_client
 from tmr.sources.retry import with_retries
 from tmr.sources.urls import SourceRef
 
@@ -54,15 +58,8 @@ MAX_EXTRA_JSON_FILES = 8
 # Root JSON files that are vocabularies or tokenizer tables, not metadata.
 _SKIP_JSON = frozenset({"config.json", "tokenizer.json", "vocab.json", "merges.json"})
 _CHUNK = 1024 * 1024
+_WORKERS = 8  # concurrent small-file downloads (and the git refs) of one repository
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-
-
-class _QuietBar(std_tqdm):
-    """No progress bars in a server's logs."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs["disable"] = True
-        super().__init__(*args, **kwargs)
 
 
 def fetch_hf_repo(ref: SourceRef, settings: Settings) -> HfRepo:
@@ -92,7 +89,11 @@ def fetch_hf_repo(ref: SourceRef, settings: Settings) -> HfRepo:
         prefix = ref.subdir.rstrip("/") + "/"
         files = [f for f in files if f.path.startswith(prefix)] or files
     revision = info.sha or ref.revision or "main"
-    texts = _download_small_files(repo_id, repo_type, revision, files, ref.subdir, settings)
+    with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+        git_tags = pool.submit(_git_tags, api, repo_id, repo_type)
+        texts = _download_small_files(
+            repo_id, repo_type, revision, files, ref.subdir, settings, pool
+        )
     card_text = texts.get("README.md", b"").decode("utf-8", errors="replace")
     card_data, _ = parse_front_matter(card_text)
     if not card_data and info.card_data is not None:
@@ -122,7 +123,7 @@ def fetch_hf_repo(ref: SourceRef, settings: Settings) -> HfRepo:
         last_modified=_iso(info.last_modified),
         created_at=_iso(info.created_at),
         gated=bool(info.gated),
-        git_tags=_git_tags(api, repo_id, repo_type),
+        git_tags=git_tags.result(),
         files=files,
     )
 
@@ -168,8 +169,13 @@ def _download_small_files(
     files: list[RepoFile],
     subdir: str | None,
     settings: Settings,
+    pool: ThreadPoolExecutor,
 ) -> dict[str, bytes]:
-    """Download README.md, config.json and the small root JSON files; fill in their sha256."""
+    """Download README.md, config.json and the small root JSON files; fill in their sha256.
+
+    The downloads run on ``pool`` at once; the first failure in file order is the one raised,
+    as if they had been downloaded one after the other.
+    """
     by_path = {f.path: f for f in files}
     prefix = f"{subdir.rstrip('/')}/" if subdir else ""
     wanted: dict[str, RepoFile] = {}
@@ -190,41 +196,55 @@ def _download_small_files(
     ]
     for record in extras[:MAX_EXTRA_JSON_FILES]:
         wanted[record.path[len(prefix) :]] = record
+    chosen = [
+        (name, record)
+        for name, record in wanted.items()
+        if record.size <= SMALL_JSON_MAX_BYTES or name == "README.md"
+    ]
+    downloads = [
+        pool.submit(_download_small, repo_id, repo_type, revision, record.path, settings)
+        for _, record in chosen
+    ]
     out: dict[str, bytes] = {}
-    with tempfile.TemporaryDirectory(prefix="tmr-hf-") as cache_dir:
-        for name, record in wanted.items():
-            if record.size > SMALL_JSON_MAX_BYTES and name != "README.md":
-                continue
-            data = _download_small(repo_id, repo_type, revision, record.path, cache_dir, settings)
-            if data is None:
-                continue
-            out[name] = data
-            record.sha256 = hashlib.sha256(data).hexdigest()
+    for (name, record), download in zip(chosen, downloads, strict=True):
+        data = download.result()
+        if data is None:
+            continue
+        out[name] = data
+        record.sha256 = hashlib.sha256(data).hexdigest()
     return out
 
 
 def _download_small(
-    repo_id: str, repo_type: RepoType, revision: str, path: str, cache_dir: str, settings: Settings
+    repo_id: str, repo_type: RepoType, revision: str, path: str, settings: Settings
 ) -> bytes | None:
+    """One small file's bytes, by a single ``GET`` of its ``resolve`` URL on the Hub's session.
+
+    ``hf_hub_download`` would add a ``HEAD``, a lock file and a cache folder per file for bytes
+    that are kept in memory anyway; ``hf_raise_for_status`` gives the same Hub errors.
+    """
     what = f"'{path}' of Hugging Face {repo_type} '{repo_id}'"
+    url = hf_hub_url(
+        repo_id,
+        path,
+        repo_type=repo_type,
+        revision=revision,
+        endpoint=settings.hf_endpoint.rstrip("/"),
+    )
 
     def call() -> bytes | None:
+        response = get_session().get(
+            url,
+            headers=build_hf_headers(token=settings.hf_token or False),
+            follow_redirects=True,
+            timeout=settings.upstream_timeout_seconds,
+        )
         try:
-            local = hf_hub_download(
-                repo_id,
-                path,
-                repo_type=repo_type,
-                revision=revision,
-                cache_dir=cache_dir,
-                endpoint=settings.hf_endpoint.rstrip("/"),
-                token=settings.hf_token or False,
-                etag_timeout=settings.upstream_timeout_seconds,
-                tqdm_class=_QuietBar,
-            )
+            hf_raise_for_status(response)
         except RemoteEntryNotFoundError:
             log.info("%s is listed but not downloadable; skipped", what)
             return None
-        return Path(local).read_bytes()
+        return response.content
 
     return with_retries(lambda: _translate(call, what, settings), what)
 
@@ -308,10 +328,8 @@ def _stream(url: str, dest: Path, expected: str | None, what: str, settings: Set
     digest = hashlib.sha256()
     received = 0
     try:
-        with (
-            httpx.Client(follow_redirects=True, timeout=settings.upstream_timeout_seconds) as c,
-            c.stream("GET", url, headers=headers) as response,
-        ):
+        client = shared_client(timeout=settings.upstream_timeout_seconds)
+        with client.stream("GET", url, headers=headers) as response:
             _check_download_status(response, what)
             announced = _announced_sha256(response)
             expected = expected or announced
