@@ -4,6 +4,7 @@
 media type answers the file's bytes (GitHub serves files up to 100 MB this way; the default JSON
 media type would base64 them into memory and stops carrying content above 1 MB). The bytes are
 written to ``<dest>.part`` chunk by chunk, hashed on the way, checked, then renamed to ``dest``.
+Downloads share the process-wide keep-alive client of :mod:`.clients` (one per token).
 
 Paths are the repository paths :func:`tmr.sources.github.fetch_github_repo` records in
 ``GitHubRepo.files`` (full paths from the repository root, also when a sub-folder was registered);
