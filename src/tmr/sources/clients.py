@@ -11,6 +11,7 @@ because another thread may still be using it (the garbage collector closes its s
 
 from __future__ import annotations
 
+import atexit
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -47,3 +48,15 @@ def shared_client(
         while len(_clients) > MAX_CLIENTS:
             _clients.popitem(last=False)
         return client
+
+
+def close_shared_clients() -> None:
+    """Close every shared client (at interpreter exit, so no socket is left for the GC)."""
+    with _lock:
+        clients = list(_clients.values())
+        _clients.clear()
+    for client in clients:
+        client.close()
+
+
+atexit.register(close_shared_clients)
