@@ -182,3 +182,32 @@ def test_internal_addresses_are_refused_as_sources(make_settings):
         for url in ("http://127.0.0.1:8080/admin", "http://169.254.169.254/latest/meta-data"):
             r = c.post("/artifact/dataset", headers=auth, json={"url": url})
             assert r.status_code == 400, url
+
+
+def test_gated_upstream_is_424_and_an_outage_is_502(make_settings, github_replay):
+    from tests.replay.fixtures import UPSTREAM_DATA
+    from tests.replay.hf_hub import HfHubReplay
+    from tmr.app import create_app
+
+    with HfHubReplay(UPSTREAM_DATA, gated={"google/gemma-2-2b"}) as hub:
+        app = create_app(make_settings(hf_endpoint=hub.url, github_api_url=github_replay,
+                                       allow_private_upstream=True, ingest_gate="off",
+                                       upstream_timeout_seconds=3))
+        with TestClient(app) as c:
+            auth = {"X-Authorization": login(c)}
+            gated = c.post("/artifact/model", headers=auth,
+                           json={"url": "https://huggingface.co/google/gemma-2-2b"})
+            assert gated.status_code == 424
+            assert "gemma-2-2b" in gated.json()["message"]
+    from tests.conftest import free_port
+
+    dead = f"http://127.0.0.1:{free_port()}"
+    app = create_app(make_settings(hf_endpoint=dead, github_api_url=github_replay,
+                                   allow_private_upstream=True, ingest_gate="off",
+                                   upstream_timeout_seconds=3))
+    with TestClient(app) as c:
+        auth = {"X-Authorization": login(c)}
+        down = c.post("/artifact/model", headers=auth, json={"url": BERT})
+        assert down.status_code == 502
+        assert "bert-base-uncased" in down.json()["message"]
+        assert c.post("/artifacts", headers=auth, json=[{"name": "*"}]).json() == []
