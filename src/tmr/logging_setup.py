@@ -50,3 +50,6 @@ def configure_logging(level: int, log_file: str | None) -> None:
     root.addHandler(handler)
     root.setLevel(_LEVELS.get(level, logging.INFO))
     root.propagate = False
+    # huggingface_hub warns on stderr, outside our JSON lines, about cards whose `model-index`
+    # it cannot parse; our performance_claims metric reads that metadata itself.
+    logging.getLogger("huggingface_hub").setLevel(logging.ERROR)
