@@ -121,3 +121,36 @@ def test_object_store_outage_gives_503_and_loses_nothing(make_settings):
         health = c.get("/health/components").json()
         blob = next(comp for comp in health["components"] if comp["id"] == "blob-store")
         assert blob["status"] == "critical" and blob["issues"]
+
+
+def test_failed_update_keeps_the_old_version_and_its_blobs(
+    backend, make_settings, hf_replay, github_replay, monkeypatch
+):
+    from tmr.app import create_app
+    from tmr.storage.db import audit
+
+    app = create_app(make_settings(**backend, hf_endpoint=hf_replay, github_api_url=github_replay,
+                                   allow_private_upstream=True, ingest_gate="off"))
+    squad = "https://huggingface.co/datasets/rajpurkar/squad"
+    with TestClient(app, raise_server_exceptions=False) as c:
+        auth = {"X-Authorization": login(c)}
+        made = c.post("/artifact/dataset", headers=auth, json={"url": squad, "name": "squad"})
+        meta = made.json()["metadata"]
+        blobs = app.state.registry.blobs
+        before = sorted(b.key for b in blobs.list(f"artifacts/{meta['id']}/"))
+        assert before, "small files are stored at registration"
+
+        def explode(self, entry):  # type: ignore[no-untyped-def]
+            raise RuntimeError("simulated crash inside the update transaction")
+
+        monkeypatch.setattr(audit.AuditRepository, "append", explode)
+        r = c.put(f"/artifacts/dataset/{meta['id']}", headers=auth, json={
+            "metadata": meta, "data": {"url": "https://huggingface.co/datasets/lerobot/pusht"}})
+        assert r.status_code == 500
+        monkeypatch.undo()
+        current = c.get(f"/artifacts/dataset/{meta['id']}", headers=auth).json()
+        assert current["data"]["url"] == squad
+        assert sorted(b.key for b in blobs.list(f"artifacts/{meta['id']}/")) == before
+        card = c.get(f"/download/{meta['id']}", params={"part": "card"}, headers=auth)
+        assert card.status_code == 200
+    app.state.registry.db.dispose()

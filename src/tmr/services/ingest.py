@@ -270,29 +270,32 @@ class IngestService:
 
     def _store_update(self, current: Artifact, prepared: Prepared, user: User) -> Artifact:
         generation, files = self._put_blobs(current.id, prepared)
-        with self.reg.db.transaction() as s:
-            repo = ArtifactRepository(s)
-            old_keys = [f.blob_key for f in repo.files(current.id) if f.blob_key]
-            if not repo.exists(current.id):
-                raise NotFound(f"artifact {current.id} was deleted during the update")
-            repo.replace_contents(
-                current.id,
-                url=prepared.url,
-                source=prepared.snapshot.source,
-                hub_key=prepared.hub_key,
-                version=prepared.version,
-                size_bytes=prepared.snapshot.total_bytes,
-                snapshot=prepared.snapshot,
-                search_text=search_text(prepared.name, prepared.snapshot),
-            )
-            self._write_contents(repo, current.id, prepared, files)
-            AuditRepository(s).append(AuditEntry.now(current, user, AuditAction.UPDATE))
+        try:
+            with self.reg.db.transaction() as s:
+                repo = ArtifactRepository(s)
+                old_keys = [f.blob_key for f in repo.files(current.id) if f.blob_key]
+                if not repo.exists(current.id):
+                    raise NotFound(f"artifact {current.id} was deleted during the update")
+                repo.replace_contents(
+                    current.id,
+                    url=prepared.url,
+                    source=prepared.snapshot.source,
+                    hub_key=prepared.hub_key,
+                    version=prepared.version,
+                    size_bytes=prepared.snapshot.total_bytes,
+                    snapshot=prepared.snapshot,
+                    search_text=search_text(prepared.name, prepared.snapshot),
+                )
+                self._write_contents(repo, current.id, prepared, files)
+                AuditRepository(s).append(AuditEntry.now(current, user, AuditAction.UPDATE))
+        except BaseException:  # the old version stays; the new blobs go
+            self.reg.blobs.delete_prefix(generation + "/")
+            raise
         for key in old_keys:  # the old version's blobs, now unreferenced
             try:
                 self.reg.blobs.delete(key)
             except TmrError as exc:
                 log.warning("could not delete old blob %s: %s", key, exc.message)
-        del generation
         with self.reg.db.read() as s:
             updated = ArtifactRepository(s).get(current.id)
         assert updated is not None
