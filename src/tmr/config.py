@@ -32,12 +32,10 @@ class Settings(BaseSettings):
     token_max_calls: int = Field(default=1000, alias="TMR_TOKEN_MAX_CALLS")
     token_ttl_seconds: int = Field(default=36000, alias="TMR_TOKEN_TTL_SECONDS")
     enumerate_page_size: int = Field(default=1000, alias="TMR_PAGE_SIZE")
-    enumerate_hard_cap: int = Field(default=10000, alias="TMR_ENUMERATE_CAP")
     max_upload_bytes: int = Field(default=2 * 1024**3, alias="TMR_MAX_UPLOAD_BYTES")
     max_unpacked_bytes: int = Field(default=8 * 1024**3, alias="TMR_MAX_UNPACKED_BYTES")
     max_zip_ratio: float = Field(default=200.0, alias="TMR_MAX_ZIP_RATIO")
     max_zip_entries: int = Field(default=20000, alias="TMR_MAX_ZIP_ENTRIES")
-    pull_weights: str = Field(default="background", alias="TMR_PULL_WEIGHTS")
     sandbox_python: str | None = Field(default=None, alias="TMR_SANDBOX_PYTHON")
 
     @property
