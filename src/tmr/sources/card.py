@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from tmr.domain.snapshot import HfRepo, ParentRef
+from tmr.sources.urls import GITHUB_RESERVED
 
 HF_BASE = "https://huggingface.co"
 
@@ -48,33 +49,6 @@ _NOT_DATASETS = frozenset(
         "n/a",
         "other",
         "unknown",
-    }
-)
-_GITHUB_NOT_OWNERS = frozenset(
-    {
-        "orgs",
-        "features",
-        "topics",
-        "settings",
-        "marketplace",
-        "sponsors",
-        "about",
-        "pricing",
-        "login",
-        "search",
-        "explore",
-        "trending",
-        "collections",
-        "apps",
-        "site",
-        "contact",
-        "enterprise",
-        "notifications",
-        "new",
-        "users",
-        "security",
-        "readme",
-        "customer-stories",
     }
 )
 _CSafeLoader = getattr(yaml, "CSafeLoader", None)
@@ -173,7 +147,7 @@ def linked_code_urls(text: str) -> list[str]:
         repo = repo.rstrip(".,;:")
         if repo.endswith(".git"):
             repo = repo[: -len(".git")]
-        if not repo or repo in (".", "..") or owner.lower() in _GITHUB_NOT_OWNERS:
+        if not repo or repo in (".", "..") or owner.lower() in GITHUB_RESERVED:
             continue
         lowered = rest.lower().split("?", 1)[0]
         if any(h in lowered for h in _BADGE_HINTS) or lowered.endswith(_IMAGE_SUFFIXES):

@@ -128,8 +128,8 @@ class GitHubClient:
             ) from exc
         if response.status_code < 400:
             return response
-        if response.status_code in (403, 429) and self._rate_limited(response):
-            wait = _retry_after(response)
+        if response.status_code in (403, 429) and rate_limited(response):
+            wait = retry_after(response)
             if wait is not None and wait <= MAX_RATE_LIMIT_WAIT_SECONDS:
                 time.sleep(wait)
                 raise UpstreamUnavailable(f"GitHub rate limit hit on {path}; waited {wait:.0f}s.")
@@ -148,13 +148,6 @@ class GitHubClient:
             status=response.status_code,
         )
 
-    @staticmethod
-    def _rate_limited(response: httpx.Response) -> bool:
-        return (
-            response.headers.get("X-RateLimit-Remaining") == "0"
-            or "Retry-After" in response.headers
-            or response.status_code == 429
-        )
 
 
 def fetch_github_repo(
@@ -349,7 +342,17 @@ def _pull(
     )
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+def rate_limited(response: httpx.Response) -> bool:
+    """Whether a 403/429 is GitHub's rate limit rather than a permission problem."""
+    return (
+        response.headers.get("X-RateLimit-Remaining") == "0"
+        or "Retry-After" in response.headers
+        or response.status_code == 429
+    )
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """Seconds GitHub asks us to wait, from Retry-After or X-RateLimit-Reset."""
     value = response.headers.get("Retry-After")
     if value is not None and value.strip().isdigit():
         return float(value)

@@ -33,6 +33,7 @@ from tmr.config import Settings
 from tmr.domain.snapshot import GitHubRepo, RepoFile
 from tmr.errors import UpstreamNotFound, UpstreamUnavailable
 from tmr.sources.clients import shared_client
+from tmr.sources.github import rate_limited, retry_after
 from tmr.sources.retry import with_retries
 
 log = logging.getLogger(__name__)
@@ -214,8 +215,8 @@ def _refuse_listing(chunks: Iterator[bytes], what: str) -> Iterator[bytes]:
 
 def _raise_for_status(response: httpx.Response, what: str) -> None:
     status = response.status_code
-    if status in (403, 429) and _rate_limited(response):
-        wait = _retry_after(response)
+    if status in (403, 429) and rate_limited(response):
+        wait = retry_after(response)
         if wait is not None and wait <= MAX_RATE_LIMIT_WAIT_SECONDS:
             time.sleep(wait)
             raise UpstreamUnavailable(
@@ -249,21 +250,3 @@ def _message(response: httpx.Response) -> str | None:
     except ValueError:
         return None
     return str(payload.get("message")) if isinstance(payload, dict) else None
-
-
-def _rate_limited(response: httpx.Response) -> bool:
-    return (
-        response.headers.get("X-RateLimit-Remaining") == "0"
-        or "Retry-After" in response.headers
-        or response.status_code == 429
-    )
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if value is not None and value.strip().isdigit():
-        return float(value)
-    reset = response.headers.get("X-RateLimit-Reset")
-    if reset is not None and reset.strip().isdigit():
-        return max(0.0, float(reset) - time.time())
-    return None

@@ -72,8 +72,9 @@ _HF_RESERVED = frozenset(
 _HF_REPO_VIEWS = frozenset(
     {"tree", "blob", "resolve", "raw", "commits", "commit", "discussions", "blame", "edit"}
 )
-_GITHUB_RESERVED = frozenset(
+GITHUB_RESERVED = frozenset(
     {
+        "customer-stories",
         "orgs",
         "features",
         "topics",
@@ -211,7 +212,7 @@ def _parse_huggingface(url: str, host: str, segments: list[str]) -> SourceRef:
 
 def _parse_github(url: str, host: str, segments: list[str]) -> SourceRef:
     path = "/" + "/".join(segments)
-    if len(segments) < 2 or segments[0].lower() in _GITHUB_RESERVED:
+    if len(segments) < 2 or segments[0].lower() in GITHUB_RESERVED:
         raise InvalidSourceUrl(
             f"{url!r} is not a GitHub repository; use https://github.com/OWNER/REPO."
         )
