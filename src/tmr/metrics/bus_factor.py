@@ -73,9 +73,7 @@ def card_people(card: str) -> set[str]:
 
 
 def compute(inp: RatingInput) -> MetricResult:
-    repos = [s.github for s in inp.snapshot.linked_of("code") if s.github is not None]
-    if inp.snapshot.github is not None:
-        repos.insert(0, inp.snapshot.github)
+    repos = inp.code_repos()
     scored = [repo_score(r) for r in repos if r.contributors]
     if scored:
         score, evidence = max(scored, key=lambda pair: pair[0])

@@ -78,9 +78,7 @@ def repo_credits(repo: GitHubRepo) -> dict[str, float]:
 
 
 def compute(inp: RatingInput) -> MetricResult:
-    repos = [s.github for s in inp.snapshot.linked_of("code") if s.github is not None]
-    if inp.snapshot.github is not None:
-        repos.insert(0, inp.snapshot.github)
+    repos = inp.code_repos()
     if not repos:
         return MetricResult(
             name=NAME,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tmr.domain.snapshot import Snapshot
+from tmr.domain.snapshot import GitHubRepo, Snapshot
 from tmr.metrics.sandbox import SandboxConfig
 
 
@@ -19,3 +19,11 @@ class RatingInput:
     name: str
     parent_scores: list[float] = field(default_factory=list)
     sandbox: SandboxConfig | None = None
+
+    def code_repos(self) -> list[GitHubRepo]:
+        """The GitHub repositories behind the model: its own (if it came from GitHub) first,
+        then the linked code repositories."""
+        repos = [s.github for s in self.snapshot.linked_of("code") if s.github is not None]
+        if self.snapshot.github is not None:
+            repos.insert(0, self.snapshot.github)
+        return repos

@@ -50,9 +50,7 @@ def repo_lines(repo: GitHubRepo) -> tuple[dict[str, float], float, int, int]:
 
 
 def compute(inp: RatingInput) -> MetricResult:
-    repos = [s.github for s in inp.snapshot.linked_of("code") if s.github is not None]
-    if inp.snapshot.github is not None:
-        repos.insert(0, inp.snapshot.github)
+    repos = inp.code_repos()
     if not repos:
         return MetricResult(
             name=NAME,
