@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Path, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
 from tmr.api import schemas
-from tmr.api.deps import BaseUrlDep, RegistryDep, UserDep
+from tmr.api.deps import BaseUrlDep, RegistryDep, UserDep, run_read
 from tmr.domain.artifact import Artifact, ArtifactType
 from tmr.errors import BadRequest
 from tmr.services.catalog import CatalogService
@@ -48,7 +48,7 @@ def check_url(url: str) -> str:
     summary="Get the artifacts from the registry. (BASELINE)",
     operation_id="ArtifactsList",
 )
-def list_artifacts(
+async def list_artifacts(
     registry: RegistryDep,
     user: UserDep,
     response: Response,
@@ -56,7 +56,9 @@ def list_artifacts(
     offset: Annotated[str | None, Query(max_length=64)] = None,
 ) -> list[schemas.ArtifactMetadata]:
     parsed = [NameQuery(q.name, tuple(q.types or ())) for q in queries]
-    found, next_offset = CatalogService(registry).enumerate(parsed, offset)
+    found, next_offset = await run_read(
+        registry, CatalogService(registry).enumerate, parsed, offset
+    )
     if next_offset:
         response.headers["offset"] = next_offset
     return [metadata(a) for a in found]
@@ -80,10 +82,11 @@ def reset(registry: RegistryDep, user: UserDep) -> dict[str, str]:
     summary="Interact with the artifact with this id. (BASELINE)",
     operation_id="ArtifactRetrieve",
 )
-def get_artifact(
+async def get_artifact(
     registry: RegistryDep, user: UserDep, base: BaseUrlDep, artifact_type: TypePath, id: IdPath
 ) -> schemas.Artifact:
-    return envelope(CatalogService(registry).get(artifact_type, id), base)
+    found = await run_read(registry, CatalogService(registry).get, artifact_type, id)
+    return envelope(found, base)
 
 
 @router.put(
@@ -139,10 +142,11 @@ def delete_artifact(
     summary="List artifact metadata for this name. (NON-BASELINE)",
     operation_id="ArtifactByNameGet",
 )
-def by_name(
+async def by_name(
     registry: RegistryDep, user: UserDep, name: Annotated[str, Path(max_length=512)]
 ) -> list[schemas.ArtifactMetadata]:
-    return [metadata(a) for a in CatalogService(registry).by_name(name)]
+    found = await run_read(registry, CatalogService(registry).by_name, name)
+    return [metadata(a) for a in found]
 
 
 @router.post(
