@@ -21,7 +21,7 @@ from typing import Any, TextIO
 from tqdm import tqdm
 
 from tmr.config import Settings
-from tmr.domain.rating import SIZE_DEVICES, Rating
+from tmr.domain.rating import Rating
 from tmr.domain.snapshot import Snapshot
 from tmr.errors import TmrError
 from tmr.metrics.runner import RatingInput, rate_model
@@ -98,22 +98,7 @@ def add_linked(snapshot: Snapshot, extra: list[Snapshot]) -> None:
 
 
 def phase1_record(rating: Rating) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "name": rating.name,
-        "category": rating.category,
-        "net_score": round(rating.net_score, 4),
-        "net_score_latency": round(rating.net_score_latency * 1000),
-    }
-    for key in PHASE1_METRICS:
-        result = rating.metrics[key]
-        score = result.score
-        record[key] = (
-            {d: round(float(score[d]), 4) for d in SIZE_DEVICES}
-            if isinstance(score, dict)
-            else round(float(score), 4)
-        )
-        record[f"{key}_latency"] = round(result.latency_seconds * 1000)
-    return record
+    return rating.to_model_rating(PHASE1_METRICS, latency_ms=True)
 
 
 def rate_line(line: UrlLine, settings: Settings, errors: list[str]) -> Rating:

@@ -48,15 +48,25 @@ class Rating(BaseModel):
     net_score_latency: float
     metrics: dict[str, MetricResult]
 
-    def to_model_rating(self) -> dict[str, Any]:
-        """The contract's ModelRating body: exactly its fields, latencies in seconds."""
+    def to_model_rating(
+        self, metric_names: tuple[str, ...] = METRIC_NAMES, latency_ms: bool = False
+    ) -> dict[str, Any]:
+        """The contract's ModelRating body: exactly its fields, latencies in seconds.
+
+        The earlier CLI's record (``tmr rate``) is the same shape over fewer metrics, with
+        latencies in integer milliseconds.
+        """
+
+        def latency(seconds: float) -> float | int:
+            return round(seconds * 1000) if latency_ms else round(seconds, 6)
+
         body: dict[str, Any] = {
             "name": self.name,
             "category": self.category,
             "net_score": round(self.net_score, 4),
-            "net_score_latency": round(self.net_score_latency, 6),
+            "net_score_latency": latency(self.net_score_latency),
         }
-        for key in METRIC_NAMES:
+        for key in metric_names:
             result = self.metrics[key]
             score = result.score
             body[key] = (
@@ -64,5 +74,5 @@ class Rating(BaseModel):
                 if isinstance(score, dict)
                 else round(float(score), 4)
             )
-            body[f"{key}_latency"] = round(result.latency_seconds, 6)
+            body[f"{key}_latency"] = latency(result.latency_seconds)
         return body
