@@ -126,12 +126,14 @@ def gate_failures(
     return failures
 
 
-def explain(rating: Rating) -> dict[str, Any]:
-    """Per metric: score, why (summary), evidence, flags and latency, plus the net score."""
+def explain(rating: Rating, include_inconclusive: bool = True) -> dict[str, Any]:
+    """Per metric: score, why (summary), evidence, flags and latency, plus the net score and
+    the gate failures under the given policy."""
+    failures = gate_failures(rating, include_inconclusive=include_inconclusive)
     return {
         "name": rating.name,
         "net_score": rating.net_score,
-        "gate_failures": [{"metric": n, "score": s} for n, s in gate_failures(rating)],
+        "gate_failures": [{"metric": n, "score": s} for n, s in failures],
         "metrics": {
             name: {
                 "score": r.score,

@@ -45,12 +45,15 @@ def rate_snapshot(registry: Registry, snapshot: Snapshot, name: str) -> Rating:
     )
 
 
+# The registry's gate policy: an inconclusive metric (no data to judge) is not evidence of
+# failure, so the gate weighs only what could be measured; the rating itself still shows the gap.
+GATE_INCLUDES_INCONCLUSIVE = False
+
+
 def gate_failures(rating: Rating) -> list[tuple[str, float]]:
     from tmr.metrics.runner import gate_failures as failures
 
-    # An inconclusive metric (no data to judge) is not evidence of failure: the gate weighs
-    # only what could be measured; the rating itself still shows the gap.
-    return failures(rating, include_inconclusive=False)
+    return failures(rating, include_inconclusive=GATE_INCLUDES_INCONCLUSIVE)
 
 
 def stored_rating(registry: Registry, artifact_id: str) -> Rating:
@@ -66,18 +69,7 @@ def stored_rating(registry: Registry, artifact_id: str) -> Rating:
 
 
 def explanation(rating: Rating) -> dict[str, Any]:
-    return {
-        "name": rating.name,
-        "net_score": rating.net_score,
-        "metrics": {
-            key: {
-                "score": m.score,
-                "summary": m.summary,
-                "evidence": m.evidence,
-                "inconclusive": m.inconclusive,
-                "applicable": m.applicable,
-                "latency_seconds": m.latency_seconds,
-            }
-            for key, m in rating.metrics.items()
-        },
-    }
+    """Evidence behind every metric, with the gate failures as this registry's gate sees them."""
+    from tmr.metrics.runner import explain
+
+    return explain(rating, include_inconclusive=GATE_INCLUDES_INCONCLUSIVE)
