@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from tmr.api import schemas
 from tmr.api.artifacts import IdPath
 from tmr.api.deps import RegistryDep, UserDep
-from tmr.domain.artifact import ArtifactType, AuditAction
+from tmr.domain.artifact import AuditAction
 from tmr.services.catalog import CatalogService
 from tmr.services.license_check import LicenseCheckService
 from tmr.services.lineage import LineageService
@@ -27,9 +27,8 @@ router = APIRouter(tags=["models"])
     operation_id="ModelArtifactRate",
 )
 def rate(registry: RegistryDep, user: UserDep, id: IdPath) -> dict[str, Any]:
-    rating = stored_rating(registry, id)
-    catalog = CatalogService(registry)
-    catalog.record(catalog.get(ArtifactType.model, id), user, AuditAction.RATE)
+    model, rating = stored_rating(registry, id)
+    CatalogService(registry).record(model, user, AuditAction.RATE)
     return rating.to_model_rating()
 
 
@@ -40,7 +39,7 @@ def rate(registry: RegistryDep, user: UserDep, id: IdPath) -> dict[str, Any]:
     operation_id="ModelArtifactRateExplain",
 )
 def explain(registry: RegistryDep, user: UserDep, id: IdPath) -> dict[str, Any]:
-    return explanation(stored_rating(registry, id))
+    return explanation(stored_rating(registry, id)[1])
 
 
 @router.get(

@@ -18,6 +18,7 @@ from tmr.domain.artifact import Artifact, ArtifactType, AuditAction, AuditEntry,
 from tmr.domain.versions import parse_query, parse_version
 from tmr.errors import BadRequest, InvalidRegex, NotFound, TmrError, TooLarge, Unauthorized
 from tmr.services.registry import Registry
+from tmr.storage.bundles import ALL_BUNDLES, bundle_prefix
 from tmr.storage.db.artifacts import ArtifactRepository, NameQuery
 from tmr.storage.db.audit import AuditRepository
 
@@ -146,7 +147,7 @@ class CatalogService:
     def _delete_blobs(self, artifact_id: str) -> None:
         # Unreferenced now; if the store is down, a later reset removes them.
         with contextlib.suppress(TmrError):
-            self.reg.blobs.delete_prefix(f"artifacts/{artifact_id}/")
+            self.reg.blobs.delete_prefix(bundle_prefix(artifact_id))
 
     def audit(self, type_: ArtifactType, artifact_id: str, user: User) -> list[AuditEntry]:
         with self.reg.db.transaction() as s:
@@ -170,7 +171,7 @@ class CatalogService:
             AuditRepository(s).delete_all()
         self.reg.auth.reset_users()
         with contextlib.suppress(TmrError):
-            self.reg.blobs.delete_prefix("artifacts/")
+            self.reg.blobs.delete_prefix(ALL_BUNDLES)
 
     def count(self) -> int:
         with self.reg.db.read() as s:

@@ -21,6 +21,7 @@ from tmr.domain.snapshot import Snapshot
 from tmr.errors import BadRequest, NotFound
 from tmr.services.keys import hub_key_from_url
 from tmr.services.registry import Registry
+from tmr.storage.bundles import file_key
 from tmr.storage.db.artifacts import ArtifactRepository, StoredFile
 from tmr.storage.db.audit import AuditRepository
 
@@ -122,7 +123,7 @@ class DownloadService:
         with _lock_for(owner.id, file.path):
             with self.reg.db.read() as s:
                 repo = ArtifactRepository(s)
-                current = {f.path: f for f in repo.files(owner.id)}.get(file.path)
+                current = repo.file(owner.id, file.path)
                 snapshot = repo.snapshot(owner.id)
             if current is None or snapshot is None:
                 raise NotFound(f"{file.path} is no longer part of artifact {owner.id}")
@@ -133,7 +134,7 @@ class DownloadService:
             try:
                 log.info("pulling %s/%s from upstream", owner.id, file.path)
                 sha = self.reg.download_file(snapshot, file.path, dest, self.reg.settings)
-                key = f"artifacts/{owner.id}/pulled-{secrets.token_hex(4)}/{file.path}"
+                key = file_key(owner.id, file.path, generation=f"pulled-{secrets.token_hex(4)}")
                 self.reg.blobs.put_file(key, dest)
             finally:
                 dest.unlink(missing_ok=True)
@@ -148,7 +149,7 @@ class DownloadService:
             artifact = repo.get(artifact_id)
             if artifact is None:
                 raise NotFound(f"no artifact with id {artifact_id}")
-            match = {f.path: f for f in repo.files(artifact_id)}.get(path)
+            match = repo.file(artifact_id, path)
         if match is None:
             raise NotFound(f"artifact {artifact_id} has no file {path!r}")
         return artifact, match, self.ensure_blob(artifact, match)
@@ -157,9 +158,7 @@ class DownloadService:
         """The zip of a plan, streamed; every file is pulled through before the first byte."""
         from tmr.storage.bundles import ZipEntry, write_zip_stream
 
-        manifest_key = f"artifacts/{plan.artifact.id}/manifests/{plan.part}.json"
-        self.reg.blobs.put_bytes(manifest_key, plan.manifest)
-        entries = [ZipEntry(key=manifest_key, arcname=MANIFEST)]
+        entries = [ZipEntry(key="", arcname=MANIFEST, data=plan.manifest)]
         entries += [
             ZipEntry(key=self.ensure_blob(b.owner, b.file), arcname=b.arcname) for b in plan.files
         ]

@@ -23,7 +23,7 @@ from tmr.domain.snapshot import Snapshot
 from tmr.errors import BadRequest, IngestRejected, NotFound, TmrError
 from tmr.services.keys import hub_key_from_url, new_artifact_id, parent_key
 from tmr.services.registry import Registry
-from tmr.storage.bundles import classify
+from tmr.storage.bundles import classify, file_key, files_prefix
 from tmr.storage.db.artifacts import ArtifactRepository, StoredFile
 from tmr.storage.db.audit import AuditRepository
 
@@ -215,20 +215,21 @@ class IngestService:
                 shutil.rmtree(folder, ignore_errors=True)
 
     def _put_blobs(self, artifact_id: str, prepared: Prepared) -> tuple[str, list[StoredFile]]:
-        generation = f"artifacts/{artifact_id}/{secrets.token_hex(6)}"
+        generation = secrets.token_hex(6)
+        prefix = files_prefix(artifact_id, generation)
         files = []
         try:
             for f in prepared.files:
                 local = prepared.local_files.get(f.path)
                 key = None
                 if local is not None:
-                    key = f"{generation}/{f.path}"
+                    key = file_key(artifact_id, f.path, generation)
                     self.reg.blobs.put_file(key, local)
                 files.append(StoredFile(f.path, f.size, f.sha256, f.part, key))
         except BaseException:
-            self.reg.blobs.delete_prefix(generation + "/")
+            self.reg.blobs.delete_prefix(prefix)
             raise
-        return generation, files
+        return prefix, files
 
     def _store_new(self, prepared: Prepared, user: User) -> Artifact:
         now = datetime.now(UTC)
@@ -243,7 +244,7 @@ class IngestService:
             version=prepared.version,
             created_by=user.name,
         )
-        generation, files = self._put_blobs(artifact.id, prepared)
+        prefix, files = self._put_blobs(artifact.id, prepared)
         try:
             with self.reg.db.transaction() as s:
                 repo = ArtifactRepository(s)
@@ -257,7 +258,7 @@ class IngestService:
                 self._write_contents(repo, artifact.id, prepared, files)
                 AuditRepository(s).append(AuditEntry.now(artifact, user, AuditAction.CREATE))
         except BaseException:
-            self.reg.blobs.delete_prefix(generation + "/")
+            self.reg.blobs.delete_prefix(prefix)
             raise
         log.info(
             "registered %s %s (%s) from %s",
@@ -269,7 +270,7 @@ class IngestService:
         return artifact
 
     def _store_update(self, current: Artifact, prepared: Prepared, user: User) -> Artifact:
-        generation, files = self._put_blobs(current.id, prepared)
+        prefix, files = self._put_blobs(current.id, prepared)
         try:
             with self.reg.db.transaction() as s:
                 repo = ArtifactRepository(s)
@@ -289,7 +290,7 @@ class IngestService:
                 self._write_contents(repo, current.id, prepared, files)
                 AuditRepository(s).append(AuditEntry.now(current, user, AuditAction.UPDATE))
         except BaseException:  # the old version stays; the new blobs go
-            self.reg.blobs.delete_prefix(generation + "/")
+            self.reg.blobs.delete_prefix(prefix)
             raise
         for key in old_keys:  # the old version's blobs, now unreferenced
             try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tmr.domain.artifact import ArtifactType
+from tmr.domain.artifact import Artifact, ArtifactType
 from tmr.domain.rating import Rating
 from tmr.domain.snapshot import Snapshot
 from tmr.errors import NotFound
@@ -56,7 +56,8 @@ def gate_failures(rating: Rating) -> list[tuple[str, float]]:
     return failures(rating, include_inconclusive=GATE_INCLUDES_INCONCLUSIVE)
 
 
-def stored_rating(registry: Registry, artifact_id: str) -> Rating:
+def stored_rating(registry: Registry, artifact_id: str) -> tuple[Artifact, Rating]:
+    """The model and its stored rating (404 for an unknown id, a non-model, or no rating)."""
     with registry.db.read() as s:
         repo = ArtifactRepository(s)
         artifact = repo.get(artifact_id)
@@ -65,7 +66,7 @@ def stored_rating(registry: Registry, artifact_id: str) -> Rating:
         stored = repo.rating(artifact_id)
     if stored is None:
         raise NotFound(f"model {artifact_id} has no rating yet")
-    return Rating.model_validate(stored[1])
+    return artifact, Rating.model_validate(stored[1])
 
 
 def explanation(rating: Rating) -> dict[str, Any]:

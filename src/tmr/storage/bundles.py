@@ -108,11 +108,14 @@ def in_part(path: str, part: Part) -> bool:
 # -- layout ------------------------------------------------------------------------------------
 
 
+ALL_BUNDLES = "artifacts/"
+
+
 def bundle_prefix(artifact_id: str) -> str:
     """Every blob of one artifact sits under this prefix (delete_prefix removes the artifact)."""
     if not _ARTIFACT_ID.match(artifact_id):
         raise ValueError(f"artifact id {artifact_id!r} does not match ^[a-zA-Z0-9-]+$")
-    return f"artifacts/{artifact_id}/"
+    return f"{ALL_BUNDLES}{artifact_id}/"
 
 
 def files_prefix(artifact_id: str, generation: str = "files") -> str:
@@ -129,10 +132,12 @@ def file_key(artifact_id: str, path: str, generation: str = "files") -> str:
 
 @dataclass(frozen=True, slots=True)
 class ZipEntry:
-    """One member of a streamed zip: which blob, and the path it gets inside the archive."""
+    """One member of a streamed zip: which blob (or, for small generated members such as a
+    manifest, which bytes), and the path it gets inside the archive."""
 
     key: str
     arcname: str
+    data: bytes | None = None
 
 
 def bundle_entries(
@@ -185,6 +190,9 @@ def write_zip_stream(
         if entry.arcname in seen:
             raise ValueError(f"zip member {entry.arcname!r} listed twice")
         seen.add(entry.arcname)
+        if entry.data is not None:
+            planned.append((entry, len(entry.data)))
+            continue
         info = store.stat(entry.key)
         if info is None:
             raise NotFound(f"blob {entry.key!r} not found in {store.url}", key=entry.key)
@@ -203,7 +211,12 @@ def _generate(store: BlobStore, planned: list[tuple[ZipEntry, int]], chunk: int)
             member.external_attr = 0o644 << 16
             member.file_size = size
             with zf.open(member, "w", force_zip64=size > zipfile.ZIP64_LIMIT // 2) as out:
-                for piece in store.iter_range(entry.key, chunk_size=chunk):
+                pieces = (
+                    iter([entry.data])
+                    if entry.data is not None
+                    else store.iter_range(entry.key, chunk_size=chunk)
+                )
+                for piece in pieces:
                     out.write(piece)
                     if data := sink.drain():
                         yield data

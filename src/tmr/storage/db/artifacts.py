@@ -259,6 +259,10 @@ class ArtifactRepository:
         )
         return [StoredFile(r.path, r.size, r.sha256, r.part, r.blob_key) for r in rows]
 
+    def file(self, artifact_id: str, path: str) -> StoredFile | None:
+        r = self.s.get(ArtifactFileRow, (artifact_id, path))
+        return StoredFile(r.path, r.size, r.sha256, r.part, r.blob_key) if r else None
+
     def rating(self, artifact_id: str) -> tuple[float, dict] | None:
         row = self.s.scalar(select(RatingRow).where(RatingRow.artifact_id == artifact_id))
         return (row.net_score, json.loads(row.body)) if row else None
