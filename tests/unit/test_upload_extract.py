@@ -19,13 +19,8 @@ import pytest
 
 from tmr.config import Settings, load_settings
 from tmr.errors import InvalidUpload
-from tmr.sources.upload import (
-    PROBLEMS_KEY,
-    bundle_snapshot,
-    extract_bundle,
-    safe_entry_name,
-    split_front_matter,
-)
+from tmr.sources.card import PROBLEMS_KEY, read_front_matter
+from tmr.sources.upload import bundle_snapshot, extract_bundle, safe_entry_name
 
 CARD = """---
 license: apache-2.0
@@ -329,7 +324,7 @@ def test_config_that_is_not_an_object_is_recorded(tmp_path: Path, settings: Sett
     ],
 )
 def test_malformed_front_matter_gives_empty_card_data_and_a_note(card: str, problem: str) -> None:
-    data, note = split_front_matter(card)
+    data, note, _ = read_front_matter(card)
     assert data == {}
     assert note is not None and problem in note
 

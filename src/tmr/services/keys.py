@@ -7,12 +7,9 @@ for a GitHub repository. Lineage parents and linked datasets/code are stored and
 
 from __future__ import annotations
 
-import re
 import secrets
-from urllib.parse import urlsplit
 
-_HF_HOSTS = {"huggingface.co", "www.huggingface.co", "hf.co"}
-_GH_HOSTS = {"github.com", "www.github.com"}
+from tmr.sources.urls import source_identity
 
 
 def new_artifact_id() -> str:
@@ -21,33 +18,8 @@ def new_artifact_id() -> str:
 
 
 def hub_key_from_url(url: str) -> str | None:
-    """The hub key of a source URL, or None for pages that are not repositories."""
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError:
-        return None
-    host = (parts.hostname or "").lower()
-    segments = [s for s in parts.path.split("/") if s]
-    if host in _HF_HOSTS:
-        if segments and segments[0] == "datasets":
-            repo = (
-                segments[1:3]
-                if len(segments) >= 3 and segments[2] not in {"tree", "blob", "resolve"}
-                else segments[1:2]
-            )
-            return ("datasets/" + "/".join(repo)).lower() if repo else None
-        if not segments or segments[0] in {"spaces", "docs", "models"}:
-            return None
-        repo = (
-            segments[:2]
-            if len(segments) >= 2 and segments[1] not in {"tree", "blob", "resolve"}
-            else segments[:1]
-        )
-        return "/".join(repo).lower()
-    if host in _GH_HOSTS and len(segments) >= 2:
-        name = re.sub(r"\.git$", "", segments[1])
-        return f"github/{segments[0]}/{name}".lower()
-    return None
+    """The hub key of a source URL (:func:`tmr.sources.urls.source_identity`), or None."""
+    return source_identity(url)
 
 
 def key_candidates(key: str) -> list[str]:

@@ -9,9 +9,9 @@ evidence for the metrics, not a reason to refuse an ingest.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
+from datetime import date, datetime
 from typing import Any
 
 import yaml
@@ -52,36 +52,84 @@ _NOT_DATASETS = frozenset(
     }
 )
 _CSafeLoader = getattr(yaml, "CSafeLoader", None)
+MAX_CARD_CHARS = 1 << 20  # a card is text: what lies beyond a mebibyte is never read
+MAX_FRONT_MATTER_BYTES = 256 << 10
+# Key of ``HfRepo.extra_json`` under which metadata problems are recorded (no file path can
+# collide with it: extra_json keys are paths ending in ``.json``).
+PROBLEMS_KEY = "_problems"
 _BADGE_HINTS = ("/actions", "/workflows/", "/badge", "/badges/", "/releases/download")
 _IMAGE_SUFFIXES = (".svg", ".png", ".jpg", ".jpeg", ".gif", ".webp")
 
 
 def parse_front_matter(text: str) -> tuple[dict[str, Any], str]:
-    """Split a card into its YAML front matter (``{}`` when absent or malformed) and its body."""
-    match = _FRONT_MATTER.match(text or "")
+    """Split a card into its YAML front matter (``{}`` when absent or refused) and its body."""
+    data, _, body = read_front_matter(text)
+    return data, body
+
+
+def read_front_matter(text: str) -> tuple[dict[str, Any], str | None, str]:
+    """The one card reader: (front matter, problem or None, body) of a model or dataset card.
+
+    Fetched and uploaded cards both come through here. The front matter is refused (``{}`` with
+    the reason as the problem) when it is larger than :data:`MAX_FRONT_MATTER_BYTES`, uses YAML
+    anchors or aliases (a few hundred bytes of aliases expand to gigabytes: "billion laughs"),
+    is malformed, nested too deeply, or not a mapping. A card without front matter is fine.
+    """
+    text = (text or "")[:MAX_CARD_CHARS]
+    match = _FRONT_MATTER.match(text)
     if match is None:
-        return {}, text or ""
+        if text.lstrip("\ufeff").startswith("---"):
+            return {}, "the YAML front matter of README.md is not closed by a '---' line", text
+        return {}, None, text
+    block, body = match.group(1), text[match.end() :]
+    if len(block.encode()) > MAX_FRONT_MATTER_BYTES:
+        return (
+            {},
+            f"the YAML front matter of README.md exceeds {MAX_FRONT_MATTER_BYTES} bytes",
+            body,
+        )
     try:
-        data = _json_safe(_load_yaml(match.group(1)))
-    except (yaml.YAMLError, TypeError, ValueError):
-        data = None
-    return (data if isinstance(data, dict) else {}), text[match.end() :]
+        data = _load_yaml(block)
+    except yaml.YAMLError as exc:
+        return (
+            {},
+            f"the YAML front matter of README.md is malformed: {exc}".replace("\n", " "),
+            body,
+        )
+    except RecursionError:
+        return {}, "the YAML front matter of README.md is nested too deeply", body
+    if data is None:
+        return {}, None, body
+    if not isinstance(data, dict):
+        return {}, "the YAML front matter of README.md is not a mapping", body
+    return _jsonable(data), None, body
 
 
 def _load_yaml(text: str) -> Any:
-    """``yaml.safe_load``, with libyaml's parser when PyYAML has it (several times faster); what
-    libyaml refuses is given to the pure-Python parser, so no card reads worse for it."""
-    if _CSafeLoader is not None:
-        try:
-            return yaml.load(text, Loader=_CSafeLoader)  # noqa: S506 (a safe loader)
-        except yaml.YAMLError:
-            pass
-    return yaml.safe_load(text)
+    """A safe load that refuses anchors and aliases before anything is built.
+
+    libyaml's event parser (when PyYAML has it) checks for aliases first, then libyaml's safe
+    loader builds the value, so a hostile card costs one linear pass; without libyaml the same two
+    steps run in pure Python.
+    """
+    loader: Any = _CSafeLoader or yaml.SafeLoader
+    for event in yaml.parse(text, Loader=loader):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise yaml.YAMLError("YAML anchors and aliases are not accepted in a card")
+    return yaml.load(text, Loader=loader)  # noqa: S506 (a safe loader)
 
 
-def _json_safe(value: Any) -> Any:
-    """YAML dates and odd keys as JSON would store them: snapshots are persisted as JSON."""
-    return json.loads(json.dumps(value, default=str))
+def _jsonable(value: Any) -> Any:
+    """YAML gives dates and non-string keys; the snapshot is stored as JSON."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
 
 
 def find_parents(repo: HfRepo) -> list[ParentRef]:

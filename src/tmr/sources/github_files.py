@@ -18,7 +18,6 @@ limit is :class:`UpstreamUnavailable` that is not retried.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -35,6 +34,7 @@ from tmr.errors import UpstreamNotFound, UpstreamUnavailable
 from tmr.sources.clients import shared_client
 from tmr.sources.github import rate_limited, retry_after
 from tmr.sources.retry import with_retries
+from tmr.sources.streams import stream_to_file
 
 log = logging.getLogger(__name__)
 
@@ -120,11 +120,6 @@ def _stream(
     *,
     known_file: bool,
 ) -> str:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    # ``<name>.part`` and not with_suffix(".part"): README.md and README.txt must not share one.
-    part = dest.with_name(dest.name + ".part")
-    digest = hashlib.sha256()
-    received = 0
     try:
         with (
             _client(settings, transport) as client,
@@ -137,36 +132,20 @@ def _stream(
             if not known_file and _is_json(response):
                 chunks = _refuse_listing(chunks, what)
             length = response.headers.get("Content-Length")
-            with part.open("wb") as out:
-                for chunk in chunks:
-                    digest.update(chunk)
-                    out.write(chunk)
-                    received += len(chunk)
-        if length is not None and length.isdigit() and int(length) != received:
-            raise UpstreamUnavailable(f"{what} was cut short ({received} of {length} bytes).")
+            announced = int(length) if length is not None and length.isdigit() else None
+            sha, _ = stream_to_file(
+                chunks,
+                dest,
+                what,
+                expected_sha256=expected_sha256,
+                expected_size=expected_size if expected_size is not None else announced,
+            )
     except httpx.HTTPError as exc:
-        part.unlink(missing_ok=True)
         raise UpstreamUnavailable(
             f"GitHub at {settings.github_api_url} did not deliver {what} "
             f"({type(exc).__name__}); check GITHUB_API_URL and the network, then retry."
         ) from exc
-    except BaseException:
-        part.unlink(missing_ok=True)
-        raise
-    actual = digest.hexdigest()
-    problem = None
-    if expected_sha256 is not None and actual != expected_sha256.lower():
-        problem = f"sha256 {actual}, expected {expected_sha256}"
-    elif expected_size is not None and received != expected_size:
-        problem = f"{received} bytes, the recorded tree says {expected_size}"
-    if problem is not None:
-        part.unlink(missing_ok=True)
-        raise UpstreamUnavailable(
-            f"{what} failed its integrity check ({problem}); the upstream copy changed or was "
-            "corrupted in transit: retry, then re-register."
-        )
-    part.replace(dest)
-    return actual
+    return sha
 
 
 def _client(

@@ -44,9 +44,10 @@ from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_st
 from tmr.config import Settings
 from tmr.domain.snapshot import HfRepo, RepoFile, Snapshot
 from tmr.errors import TmrError, UpstreamGated, UpstreamNotFound, UpstreamUnavailable
-from tmr.sources.card import parse_front_matter
+from tmr.sources.card import PROBLEMS_KEY, read_front_matter
 from tmr.sources.clients import shared_client
 from tmr.sources.retry import with_retries
+from tmr.sources.streams import stream_to_file
 from tmr.sources.urls import SourceRef
 
 T = TypeVar("T")
@@ -95,15 +96,17 @@ def fetch_hf_repo(ref: SourceRef, settings: Settings) -> HfRepo:
             repo_id, repo_type, revision, files, ref.subdir, settings, pool
         )
     card_text = texts.get("README.md", b"").decode("utf-8", errors="replace")
-    card_data, _ = parse_front_matter(card_text)
-    if not card_data and info.card_data is not None:
-        card_data = info.card_data.to_dict()
+    card_data, problem, _ = read_front_matter(card_text)
+    if "README.md" not in texts and info.card_data is not None:
+        card_data = info.card_data.to_dict()  # no card to read: the Hub's own parse of it
     config = _json_object(texts.get("config.json"))
-    extra = {
+    extra: dict[str, Any] = {
         name: obj
         for name, raw in texts.items()
         if name not in ("README.md", "config.json") and (obj := _json_object(raw)) is not None
     }
+    if problem:
+        extra[PROBLEMS_KEY] = {"README.md": problem}
     tags = [t for t in (info.tags or []) if isinstance(t, str)]
     return HfRepo(
         repo_id=repo_id,
@@ -323,39 +326,21 @@ def _locate(
 
 def _stream(url: str, dest: Path, expected: str | None, what: str, settings: Settings) -> str:
     headers = {"Authorization": f"Bearer {settings.hf_token}"} if settings.hf_token else {}
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + ".part")
-    digest = hashlib.sha256()
-    received = 0
     try:
         client = shared_client(timeout=settings.upstream_timeout_seconds)
         with client.stream("GET", url, headers=headers) as response:
             _check_download_status(response, what)
-            announced = _announced_sha256(response)
-            expected = expected or announced
             length = response.headers.get("Content-Length")
-            with part.open("wb") as out:
-                for chunk in response.iter_bytes(_CHUNK):
-                    digest.update(chunk)
-                    out.write(chunk)
-                    received += len(chunk)
-        if length is not None and length.isdigit() and int(length) != received:
-            raise UpstreamUnavailable(f"{what} was cut short ({received} of {length} bytes).")
+            sha, _ = stream_to_file(
+                response.iter_bytes(_CHUNK),
+                dest,
+                what,
+                expected_sha256=expected or _announced_sha256(response),
+                expected_size=int(length) if length is not None and length.isdigit() else None,
+            )
     except httpx.HTTPError as exc:
-        part.unlink(missing_ok=True)
         raise UpstreamUnavailable(f"{what} could not be downloaded ({exc}); retry later.") from exc
-    except BaseException:
-        part.unlink(missing_ok=True)
-        raise
-    actual = digest.hexdigest()
-    if expected is not None and actual != expected.lower():
-        part.unlink(missing_ok=True)
-        raise UpstreamUnavailable(
-            f"{what} failed its integrity check (sha256 {actual}, expected {expected}); "
-            "the upstream copy changed or was corrupted in transit: retry, then re-register."
-        )
-    part.replace(dest)
-    return actual
+    return sha
 
 
 def _check_download_status(response: httpx.Response, what: str) -> None:

@@ -21,14 +21,20 @@ import shutil
 import stat
 import zipfile
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
-from tmr.domain.snapshot import HfRepo, ParentRef, RepoFile, Snapshot
+from tmr.domain.snapshot import HfRepo, RepoFile, Snapshot
 from tmr.errors import InvalidUpload
+from tmr.sources.card import (
+    PROBLEMS_KEY,
+    find_parents,
+    linked_code_urls,
+    linked_dataset_urls,
+    read_front_matter,
+)
+from tmr.sources.streams import stream_to_file
 
 if TYPE_CHECKING:
     from tmr.config import Settings
@@ -38,18 +44,11 @@ CHUNK = 1 << 20
 # zeros or of repetitive JSON legitimately compress far beyond any sane bomb threshold.
 RATIO_GRACE_BYTES = 1 << 20
 MAX_CARD_BYTES = 1 << 20
-MAX_FRONT_MATTER_BYTES = 256 << 10
 MAX_CONFIG_BYTES = 8 << 20
 MAX_EXTRA_JSON_BYTES = 256 << 10
-# Key of ``HfRepo.extra_json`` under which ``bundle_snapshot`` records metadata problems (no file
-# path can collide with it: extra_json keys are paths ending in ``.json``).
-PROBLEMS_KEY = "_problems"
 SKIPPED_PREFIXES = ("__MACOSX/", ".git/")
 SKIPPED_NAMES = frozenset({".DS_Store", "Thumbs.db"})
 _DRIVE = re.compile(r"^[A-Za-z]:")
-_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)(?:\r?\n)?^---[ \t]*$", re.DOTALL | re.MULTILINE)
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-_DATASET_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
 
 @dataclass
@@ -195,24 +194,28 @@ class _Budget:
 def _extract_one(
     zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, target: Path, budget: _Budget
 ) -> RepoFile:
-    digest = hashlib.sha256()
-    written = 0
     compressed = min(info.compress_size, budget.archive_size)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with zf.open(info) as src, open(target, "xb") as out:
-        while chunk := src.read(CHUNK):
-            written += len(chunk)
-            if written > info.file_size:
-                raise InvalidUpload(f"zip entry {name!r} is larger than its header says")
-            # Compressed bytes consumed so far (private but stable in CPython 3.8-3.13).
-            left = getattr(src, "_compress_left", None)
-            consumed = compressed - left if isinstance(left, int) else compressed
-            budget.add(name, written, len(chunk), max(consumed, 1))
-            digest.update(chunk)
-            out.write(chunk)
-    if written != info.file_size:
-        raise InvalidUpload(f"zip entry {name!r} is shorter than its header says")
-    return RepoFile(path=name, size=written, sha256=digest.hexdigest())
+    if target.exists():
+        raise InvalidUpload(f"zip entry {name!r} appears twice", entry=name)
+
+    def guard(written: int, n: int) -> None:
+        if written > info.file_size:
+            raise InvalidUpload(f"zip entry {name!r} is larger than its header says")
+        # Compressed bytes consumed so far (private but stable in CPython 3.8-3.13).
+        left = getattr(src, "_compress_left", None)
+        consumed = compressed - left if isinstance(left, int) else compressed
+        budget.add(name, written, n, max(consumed, 1))
+
+    with zf.open(info) as src:
+        sha, written = stream_to_file(
+            iter(lambda: src.read(CHUNK), b""),
+            target,
+            f"zip entry {name!r}",
+            guard=guard,
+            expected_size=info.file_size,
+            error=InvalidUpload,
+        )
+    return RepoFile(path=name, size=written, sha256=sha)
 
 
 def extract_bundle(zip_path: Path, dest_dir: Path, settings: Settings) -> ExtractedBundle:
@@ -289,54 +292,6 @@ def _empty(folder: Path) -> None:
 # -- metadata ----------------------------------------------------------------------------------
 
 
-class _NoAliasLoader(yaml.SafeLoader):
-    """SafeLoader that refuses anchors/aliases: they make "billion laughs" cards explode in JSON."""
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise yaml.composer.ComposerError(
-                None, None, "YAML aliases are not accepted in a model card", event.start_mark
-            )
-        return super().compose_node(parent, index)
-
-
-def _jsonable(value: Any) -> Any:
-    """YAML gives dates and non-string keys; the snapshot is stored as JSON."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    return str(value)
-
-
-def split_front_matter(text: str) -> tuple[dict[str, Any], str | None]:
-    """Return (front matter as a dict, problem or None) for a model card's text."""
-    if not text.startswith("---"):
-        return {}, None
-    match = _FRONT_MATTER.match(text)
-    if match is None:
-        return {}, "the YAML front matter of README.md is not closed by a '---' line"
-    block = match.group(1)
-    if len(block.encode()) > MAX_FRONT_MATTER_BYTES:
-        return {}, f"the YAML front matter of README.md exceeds {MAX_FRONT_MATTER_BYTES} bytes"
-    try:
-        data = yaml.load(block, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        return {}, f"the YAML front matter of README.md is malformed: {exc}".replace("\n", " ")
-    except RecursionError:
-        return {}, "the YAML front matter of README.md is nested too deeply"
-    if data is None:
-        return {}, None
-    if not isinstance(data, dict):
-        return {}, "the YAML front matter of README.md is not a mapping"
-    return _jsonable(data), None
-
-
 def _load_json(path: Path, limit: int) -> tuple[Any, str | None]:
     if path.stat().st_size > limit:
         return None, f"larger than {limit} bytes, not read"
@@ -365,7 +320,7 @@ def _read_metadata(bundle: ExtractedBundle) -> None:
         with open(bundle.path_of(readme), "rb") as fh:
             raw = fh.read(MAX_CARD_BYTES)  # a card is text; never load a giant one whole
         bundle.card_text = raw.decode("utf-8", errors="replace").lstrip("\ufeff")
-        bundle.card_data, problem = split_front_matter(bundle.card_text)
+        bundle.card_data, problem, _ = read_front_matter(bundle.card_text)
         if problem:
             bundle.problems[readme] = problem
     if "config.json" in paths:
@@ -407,23 +362,6 @@ def _strings(value: Any) -> list[str]:
     return []
 
 
-def declared_parents(bundle: ExtractedBundle) -> list[ParentRef]:
-    """Parent models named in structured metadata, in the order lineage trusts them."""
-    found: list[ParentRef] = []
-    name_or_path = (bundle.config or {}).get("_name_or_path")
-    if isinstance(name_or_path, str) and _HUB_ID.match(name_or_path):
-        found.append(ParentRef(name=name_or_path, source="config_json"))
-    for base in _strings(bundle.card_data.get("base_model")):
-        found.append(ParentRef(name=base, source="model_card"))
-    adapter = bundle.extra_json.get("adapter_config.json")
-    if isinstance(adapter, dict) and isinstance(adapter.get("base_model_name_or_path"), str):
-        found.append(ParentRef(name=adapter["base_model_name_or_path"], source="adapter_config"))
-    unique: dict[str, ParentRef] = {}
-    for ref in found:
-        unique.setdefault(ref.name, ref)
-    return list(unique.values())
-
-
 def bundle_snapshot(
     extracted: ExtractedBundle, url: str, name: str, *, repo_type: str = "model"
 ) -> Snapshot:
@@ -456,10 +394,7 @@ def bundle_snapshot(
         url=url,
         fetched_at=datetime.now(UTC).isoformat(timespec="seconds"),
         hf=hf,
-        parents=declared_parents(extracted),
-        linked_dataset_urls=[
-            f"https://huggingface.co/datasets/{d}"
-            for d in _strings(card.get("datasets"))
-            if _DATASET_ID.match(d)
-        ],
+        parents=find_parents(hf),
+        linked_dataset_urls=linked_dataset_urls(hf),
+        linked_code_urls=linked_code_urls(hf.card_text),
     )

@@ -128,6 +128,14 @@ class SourceRef:
         return "dataset" if self.kind == "hf-dataset" else "model"
 
     @property
+    def identity(self) -> str | None:
+        """See :func:`source_identity`."""
+        if self.repo_id is None or self.kind == "web":
+            return None
+        prefix = {"hf-model": "", "hf-dataset": "datasets/", "github": "github/"}[self.kind]
+        return f"{prefix}{self.repo_id}".lower()
+
+    @property
     def owner(self) -> str | None:
         return self.repo_id.split("/", 1)[0] if self.repo_id and "/" in self.repo_id else None
 
@@ -138,6 +146,30 @@ class SourceRef:
 
 def parse_source_url(url: str, settings: Settings | None = None) -> SourceRef:
     """Parse and vet ``url``; raise :class:`InvalidSourceUrl` saying what is wrong with it."""
+    ref, public = _parse(url, settings)
+    allow_private = settings.allow_private_upstream if settings is not None else False
+    # The canonical hosts are never contacted through the URL itself, so there is no address to
+    # vet; anything else (the configured endpoint, a web page) is vetted before it is accepted.
+    if not public and not allow_private:
+        _refuse_internal_host(ref.host)
+    return ref
+
+
+def source_identity(url: str, settings: Settings | None = None) -> str | None:
+    """The one identity of an upstream named by ``url``, however the URL was spelled.
+
+    ``org/name`` for a Hugging Face model (a legacy ``name`` alone), ``datasets/org/name`` for a
+    dataset, ``github/owner/repo`` for a GitHub repository, all lower case; ``None`` for a web
+    page or a URL that names no repository. No network: nothing is resolved or fetched.
+    """
+    try:
+        ref, _ = _parse(url, settings)
+    except InvalidSourceUrl:
+        return None
+    return ref.identity
+
+
+def _parse(url: str, settings: Settings | None) -> tuple[SourceRef, bool]:
     if not isinstance(url, str) or not url.strip():
         raise InvalidSourceUrl("The source URL is empty; send an http(s) URL of a repository.")
     text = url.strip()
@@ -157,8 +189,6 @@ def parse_source_url(url: str, settings: Settings | None = None) -> SourceRef:
     if not host:
         raise InvalidSourceUrl(f"The source URL {text!r} has no host.")
     segments = [unquote(s) for s in parts.path.split("/") if s]
-    allow_private = settings.allow_private_upstream if settings is not None else False
-
     if host in HF_HOSTS or _is_configured_hf_host(host, port, settings):
         ref = _parse_huggingface(text, host, segments)
         public = host in HF_HOSTS
@@ -168,11 +198,7 @@ def parse_source_url(url: str, settings: Settings | None = None) -> SourceRef:
     else:
         ref = _web_ref(text, host, segments)
         public = False
-    # The canonical hosts are never contacted through the URL itself, so there is no address to
-    # vet; anything else (the configured endpoint, a web page) is vetted before it is accepted.
-    if not public and not allow_private:
-        _refuse_internal_host(host)
-    return ref
+    return ref, public
 
 
 def _is_configured_hf_host(host: str, port: int | None, settings: Settings | None) -> bool:
