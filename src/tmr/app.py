@@ -7,8 +7,9 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from tmr import __version__
 from tmr.api import artifacts, auth, downloads, health, models, uploads
-from tmr.api.errors import install_error_handlers
+from tmr.api.errors import error_response, install_error_handlers
 from tmr.api.middleware import RequestLogMiddleware
+from tmr.api.permissions import AccessControlMiddleware, check_table
 from tmr.config import Settings, load_settings
 from tmr.logging_setup import configure_logging
 from tmr.services.registry import Registry, build_registry
@@ -29,6 +30,15 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     install_error_handlers(app)
     for module in (health, auth, artifacts, models, uploads, downloads):
         app.include_router(module.router)
+    check_table(app.routes)
+    # Innermost: authorisation runs after CORS preflights and inside the request log (ids).
+    app.add_middleware(
+        AccessControlMiddleware,
+        routes=app.routes,
+        cached=registry.auth.cached_user,
+        authenticate=registry.auth.user_for_token,
+        render=error_response,
+    )
     if settings.cors_origin_list:
         app.add_middleware(
             CORSMiddleware,

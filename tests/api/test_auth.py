@@ -124,12 +124,14 @@ def test_passwords_are_stored_as_argon2_hashes(client, settings):
     assert "DROP TABLE" not in stored
 
 
-def test_only_admins_register_users_and_users_delete_themselves(client, auth):
+def test_only_admins_register_and_delete_users(client, auth):
     client.post("/users", headers=auth, json={"name": "eli", "password": "s3cret-pass"})
     eli = {"X-Authorization": login(client, "eli", "s3cret-pass", False)}
     r = client.post("/users", headers=eli, json={"name": "fay", "password": "s3cret-pass"})
     assert r.status_code == 401
-    assert client.delete("/users/eli", headers=eli).status_code == 200
+    assert "'admin' permission" in r.json()["message"]
+    assert client.delete("/users/eli", headers=eli).status_code == 401
+    assert client.delete("/users/eli", headers=auth).status_code == 200
     assert client.post("/artifacts", json=[{"name": "*"}], headers=eli).status_code == 403
 
 

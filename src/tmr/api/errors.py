@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope
 
 from tmr.errors import TmrError
 
@@ -26,6 +27,19 @@ def _body(request: Request, code: str, message: str, details: dict | None = None
         "details": details or {},
         "request_id": getattr(request.state, "request_id", None),
     }
+
+
+def error_response(scope: Scope, exc: TmrError) -> JSONResponse:
+    """The response for one of our errors raised outside the router (the access middleware)."""
+    return JSONResponse(
+        {
+            "error": exc.code,
+            "message": exc.message,
+            "details": _jsonable(exc.details),
+            "request_id": scope.get("state", {}).get("request_id"),
+        },
+        exc.status_code,
+    )
 
 
 def _describe(errors: list) -> str:
