@@ -20,6 +20,7 @@ import pytest
 from tmr.config import Settings, load_settings
 from tmr.errors import InvalidUpload
 from tmr.sources.card import PROBLEMS_KEY, read_front_matter
+from tmr.sources import upload
 from tmr.sources.upload import bundle_snapshot, extract_bundle, safe_entry_name
 
 CARD = """---
@@ -200,15 +201,25 @@ def write_zero_bomb(path: Path, size: int) -> Path:
     return path
 
 
-def test_one_gib_zip_bomb_is_refused_while_streaming(tmp_path: Path, settings: Settings) -> None:
-    bomb = write_zero_bomb(tmp_path / "bomb.zip", 1 << 30)
-    assert bomb.stat().st_size < 2 << 20  # ~1 MiB on disk, 1 GiB declared and real
+def test_zip_bomb_is_refused_after_its_first_megabytes(
+    tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Refused while streaming: at most the allowed ratio times the archive is ever written."""
+    bomb = write_zero_bomb(tmp_path / "bomb.zip", 256 << 20)
+    assert bomb.stat().st_size < 1 << 20  # deflate ~1000:1
+    written: list[int] = []
+    real_add = upload._Budget.add
+
+    def counting_add(self: upload._Budget, name: str, w: int, n: int, consumed: int) -> None:
+        written.append(self.total + n)
+        real_add(self, name, w, n, consumed)
+
+    monkeypatch.setattr(upload._Budget, "add", counting_add)
     dest = tmp_path / "out"
-    began = time.monotonic()
     with pytest.raises(InvalidUpload, match="decompression bomb"):
         extract_bundle(bomb, dest, settings)
-    elapsed = time.monotonic() - began
-    assert elapsed < 5, f"refusing the bomb took {elapsed:.1f} s: it was not stopped early"
+    bound = settings.max_zip_ratio * bomb.stat().st_size + upload.RATIO_GRACE_BYTES + upload.CHUNK
+    assert max(written) <= bound < 256 << 20, f"{max(written)} bytes unpacked before the refusal"
     assert list(dest.iterdir()) == []
 
 
