@@ -11,7 +11,6 @@ import hashlib
 import json
 import stat
 import struct
-import time
 import zipfile
 from pathlib import Path
 
@@ -19,8 +18,8 @@ import pytest
 
 from tmr.config import Settings, load_settings
 from tmr.errors import InvalidUpload
-from tmr.sources.card import PROBLEMS_KEY, read_front_matter
 from tmr.sources import upload
+from tmr.sources.card import PROBLEMS_KEY, read_front_matter
 from tmr.sources.upload import bundle_snapshot, extract_bundle, safe_entry_name
 
 CARD = """---
