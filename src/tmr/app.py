@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from tmr import __version__
-from tmr.api import artifacts, auth, downloads, health, models, uploads
+from tmr.api import artifacts, auth, downloads, health, models, protections, uploads
 from tmr.api.errors import error_response, install_error_handlers
 from tmr.api.middleware import RequestLogMiddleware
 from tmr.api.permissions import AccessControlMiddleware, check_table
@@ -28,7 +28,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     app = FastAPI(title="Trustworthy Model Registry", version=__version__, description=DESCRIPTION)
     app.state.registry = registry
     install_error_handlers(app)
-    for module in (health, auth, artifacts, models, uploads, downloads):
+    for module in (health, auth, artifacts, models, uploads, downloads, protections):
         app.include_router(module.router)
     check_table(app.routes)
     # Innermost: authorisation runs after CORS preflights and inside the request log (ids).

@@ -37,6 +37,16 @@ class Settings(BaseSettings):
     max_zip_ratio: float = Field(default=200.0, alias="TMR_MAX_ZIP_RATIO")
     max_zip_entries: int = Field(default=20000, alias="TMR_MAX_ZIP_ENTRIES")
     sandbox_python: str | None = Field(default=None, alias="TMR_SANDBOX_PYTHON")
+    node_binary: str | None = Field(default=None, alias="TMR_NODE_BINARY")
+    monitor_timeout_seconds: float = Field(default=10.0, alias="TMR_MONITOR_TIMEOUT")
+    monitor_heap_mb: int = Field(default=128, alias="TMR_MONITOR_HEAP_MB")
+    monitor_address_space_mb: int = Field(default=3072, alias="TMR_MONITOR_ADDRESS_SPACE_MB")
+    monitor_output_bytes: int = Field(default=64 * 1024, alias="TMR_MONITOR_OUTPUT_BYTES")
+    monitor_allow_network: bool = Field(default=False, alias="TMR_MONITOR_ALLOW_NETWORK")
+    monitor_scratch_dir: Path | None = Field(default=None, alias="TMR_MONITOR_SCRATCH_DIR")
+    monitor_program_max_bytes: int = Field(
+        default=256 * 1024, alias="TMR_MONITOR_PROGRAM_MAX_BYTES"
+    )
 
     @property
     def resolved_database_url(self) -> str:

@@ -8,11 +8,15 @@ TmrError (500: a bug)
 │   └── MalformedMetadata       lineage cannot be computed from the stored metadata
 ├── Unauthorized (401)          valid token, but not allowed (reset by a non-admin), or bad login
 ├── Forbidden (403)             missing, invalid or expired token
+│   └── DownloadRefused         a sensitive model's monitor refused the download (its stdout)
 ├── NotFound (404)
 │   └── UpstreamNotFound        the upstream repository does not exist
 ├── Conflict (409)
+│   └── UnsafeContent           reactivating a model while an unsafe file is still stored
 ├── TooLarge (413)
 ├── Unprocessable (422)
+├── Locked (423)
+│   └── ArtifactQuarantined     downloads of a quarantined artifact (names the reason)
 ├── FailedDependency (424)
 │   ├── IngestRejected          the ingest gate refused a model (names the failing metrics)
 │   └── UpstreamGated           the upstream repository needs access we do not have
@@ -67,6 +71,10 @@ class Forbidden(TmrError):
     code = "forbidden"
 
 
+class DownloadRefused(Forbidden):
+    code = "download_refused"
+
+
 class NotFound(TmrError):
     status_code = 404
     code = "not_found"
@@ -81,6 +89,10 @@ class Conflict(TmrError):
     code = "conflict"
 
 
+class UnsafeContent(Conflict):
+    code = "unsafe_content"
+
+
 class TooLarge(TmrError):
     status_code = 413
     code = "too_large"
@@ -89,6 +101,15 @@ class TooLarge(TmrError):
 class Unprocessable(TmrError):
     status_code = 422
     code = "unprocessable"
+
+
+class Locked(TmrError):
+    status_code = 423
+    code = "locked"
+
+
+class ArtifactQuarantined(Locked):
+    code = "artifact_quarantined"
 
 
 class FailedDependency(TmrError):

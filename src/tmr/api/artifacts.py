@@ -10,11 +10,14 @@ from fastapi.concurrency import run_in_threadpool
 
 from tmr.api import schemas
 from tmr.api.deps import BaseUrlDep, RegistryDep, UserDep, run_read
-from tmr.domain.artifact import Artifact, ArtifactType
+from tmr.api.protection_schemas import ListedArtifact
+from tmr.domain.artifact import Artifact, ArtifactType, User
 from tmr.errors import BadRequest
 from tmr.services.catalog import CatalogService
 from tmr.services.cost import CostService
 from tmr.services.ingest import IngestService
+from tmr.services.protections import ProtectionService
+from tmr.services.registry import Registry
 from tmr.storage.db.artifacts import NameQuery
 
 router = APIRouter(tags=["artifacts"])
@@ -27,11 +30,45 @@ def metadata(a: Artifact) -> schemas.ArtifactMetadata:
     return schemas.ArtifactMetadata(name=a.name, id=a.id, type=a.type)
 
 
+def listed(registry: Registry, user: User, found: list[Artifact]) -> list[ListedArtifact]:
+    """Listing entries, flagged when deprecated/quarantined or below such an ancestor; the
+    appearance in search results is recorded for the package-confusion audit."""
+    service = ProtectionService(registry)
+    service.record_interest(user, found, "search")
+    flags = service.flags([a.id for a in found])
+    return [
+        ListedArtifact(name=a.name, id=a.id, type=a.type, **flags.get(a.id, {}))  # type: ignore[arg-type]
+        for a in found
+    ]
+
+
 def envelope(a: Artifact, base: str) -> schemas.Artifact:
     return schemas.Artifact(
         metadata=metadata(a),
         data=schemas.ArtifactData(url=a.url, download_url=f"{base}/download/{a.id}"),
     )
+
+
+def record_security(registry: Registry, user: User, a: Artifact) -> dict[str, object] | None:
+    """What the artifact's record shows beyond the contract: lifecycle state, sensitivity,
+    ancestor warnings and weight-scan verdicts (only when there is something to show). Reading
+    the record counts as a view for the package-confusion audit."""
+    service = ProtectionService(registry)
+    service.record_interest(user, [a], "view")
+    _, status = service.status(a.id)
+    scans = service.scans(a.id)
+    warnings = [w.text() for w in service.warnings_for(a.id)]
+    if status.state.value == "active" and not status.sensitive and not scans and not warnings:
+        return None
+    return {
+        "lifecycle": {"state": status.state.value, "reason": status.reason},
+        "sensitive": status.sensitive,
+        "warnings": warnings,
+        "weight_scans": [
+            {"path": s.path, "verdict": s.verdict, "unsafe": s.detail.get("unsafe", [])}
+            for s in scans
+        ],
+    }
 
 
 def check_url(url: str) -> str:
@@ -43,7 +80,8 @@ def check_url(url: str) -> str:
 
 @router.post(
     "/artifacts",
-    response_model=list[schemas.ArtifactMetadata],
+    response_model=list[ListedArtifact],
+    response_model_exclude_none=True,
     responses={400: {}, 403: {}, 413: {"description": "Too many artifacts returned."}},
     summary="Get the artifacts from the registry. (BASELINE)",
     operation_id="ArtifactsList",
@@ -54,14 +92,14 @@ async def list_artifacts(
     response: Response,
     queries: Annotated[list[schemas.ArtifactQuery], Body()],
     offset: Annotated[str | None, Query(max_length=64)] = None,
-) -> list[schemas.ArtifactMetadata]:
+) -> list[ListedArtifact]:
     parsed = [NameQuery(q.name, tuple(q.types or ())) for q in queries]
     found, next_offset = await run_read(
         registry, CatalogService(registry).enumerate, parsed, offset
     )
     if next_offset:
         response.headers["offset"] = next_offset
-    return [metadata(a) for a in found]
+    return await run_read(registry, listed, registry, user, found)
 
 
 @router.delete(
@@ -86,7 +124,11 @@ async def get_artifact(
     registry: RegistryDep, user: UserDep, base: BaseUrlDep, artifact_type: TypePath, id: IdPath
 ) -> schemas.Artifact:
     found = await run_read(registry, CatalogService(registry).get, artifact_type, id)
-    return envelope(found, base)
+    record = envelope(found, base)
+    security = await run_read(registry, record_security, registry, user, found)
+    if security:
+        record.data.security = security  # type: ignore[attr-defined]
+    return record
 
 
 @router.put(
@@ -137,29 +179,31 @@ def delete_artifact(
 
 @router.get(
     "/artifact/byName/{name}",
-    response_model=list[schemas.ArtifactMetadata],
+    response_model=list[ListedArtifact],
+    response_model_exclude_none=True,
     responses={400: {}, 403: {}, 404: {}},
     summary="List artifact metadata for this name. (NON-BASELINE)",
     operation_id="ArtifactByNameGet",
 )
 async def by_name(
     registry: RegistryDep, user: UserDep, name: Annotated[str, Path(max_length=512)]
-) -> list[schemas.ArtifactMetadata]:
+) -> list[ListedArtifact]:
     found = await run_read(registry, CatalogService(registry).by_name, name)
-    return [metadata(a) for a in found]
+    return await run_read(registry, listed, registry, user, found)
 
 
 @router.post(
     "/artifact/byRegEx",
-    response_model=list[schemas.ArtifactMetadata],
+    response_model=list[ListedArtifact],
+    response_model_exclude_none=True,
     responses={400: {}, 403: {}, 404: {}},
     summary="Get any artifacts fitting the regular expression (BASELINE).",
     operation_id="ArtifactByRegExGet",
 )
 def by_regex(
     registry: RegistryDep, user: UserDep, body: schemas.ArtifactRegEx
-) -> list[schemas.ArtifactMetadata]:
-    return [metadata(a) for a in CatalogService(registry).regex(body.regex)]
+) -> list[ListedArtifact]:
+    return listed(registry, user, CatalogService(registry).regex(body.regex))
 
 
 @router.get(
@@ -243,7 +287,12 @@ async def create_artifact(
     body: schemas.ArtifactData,
 ) -> schemas.Artifact:
     name = body.name.strip() if isinstance(body.name, str) and body.name.strip() else None
+    sensitive = (body.model_extra or {}).get("sensitive", False)
+    if not isinstance(sensitive, bool):
+        raise BadRequest("'sensitive' must be true or false")
     created = await run_in_threadpool(
-        IngestService(registry).register_url, artifact_type, check_url(body.url), name, user
+        lambda: IngestService(registry).register_url(
+            artifact_type, check_url(body.url), name, user, sensitive=sensitive
+        )
     )
     return envelope(created, base)

@@ -3,7 +3,9 @@
 ``GET /download/{id}`` streams a zip of the whole bundle, or of one part with ``?part=weights``,
 ``card``, ``datasets`` or ``code``. ``GET /download/{id}/files/{path}`` serves one file with
 ``Range`` and ``HEAD`` support: zero-copy from local files, or a redirect to a presigned object
-store URL when bundles live in S3. Every GET is recorded in the audit trail.
+store URL when bundles live in S3 (never for a sensitive model, whose monitor must see every
+download). Every GET is recorded in the audit trail; the service's download gate refuses
+quarantined artifacts and runs sensitive models' monitors before any byte is sent.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from starlette.concurrency import iterate_in_threadpool
 from tmr.api.artifacts import IdPath
 from tmr.api.deps import RegistryDep, UserDep
 from tmr.errors import TmrError
-from tmr.services.downloads import PARTS, DownloadService
+from tmr.services.downloads import PARTS, DownloadService, parse_range
 
 router = APIRouter(tags=["downloads"])
 
@@ -34,19 +36,26 @@ def _disposition(filename: str) -> str:
 @router.get(
     "/download/{id}",
     operation_id="DownloadBundle",
-    responses={200: {"content": {"application/zip": {}}}, 400: {}, 403: {}, 404: {}},
+    responses={
+        200: {"content": {"application/zip": {}}},
+        400: {},
+        403: {"description": "bad token, or refused by the model's monitoring program"},
+        404: {},
+        423: {"description": "the artifact is quarantined (the reason is in the message)"},
+    },
 )
 @router.head("/download/{id}", operation_id="DownloadBundleHead", include_in_schema=False)
 async def download_bundle(
     request: Request, registry: RegistryDep, user: UserDep, id: IdPath, part: PartQuery = "all"
 ) -> Response:
     service = DownloadService(registry)
-    plan = await run_in_threadpool(service.plan, id, part)
+    head = request.method == "HEAD"
+    plan = await run_in_threadpool(lambda: service.plan(id, part, user, head=head))
     headers = {
         "content-disposition": _disposition(plan.filename),
         "x-tmr-files": str(len(plan.files)),
     }
-    if request.method == "HEAD":
+    if head:
         return Response(status_code=200, media_type="application/zip", headers=headers)
     await run_in_threadpool(service.record_download, plan.artifact, user, f"part={part}")
     return StreamingResponse(
@@ -59,7 +68,16 @@ async def download_bundle(
 @router.get(
     "/download/{id}/files/{path:path}",
     operation_id="DownloadFile",
-    responses={200: {}, 206: {}, 302: {}, 400: {}, 403: {}, 404: {}, 416: {}},
+    responses={
+        200: {},
+        206: {},
+        302: {},
+        400: {},
+        403: {"description": "bad token, or refused by the model's monitoring program"},
+        404: {},
+        416: {},
+        423: {"description": "the artifact is quarantined (the reason is in the message)"},
+    },
 )
 @router.head(
     "/download/{id}/files/{path:path}", operation_id="DownloadFileHead", include_in_schema=False
@@ -72,14 +90,19 @@ async def download_file(
     path: Annotated[str, Path(max_length=1024)],
 ) -> Response:
     service = DownloadService(registry)
-    artifact, file, key = await run_in_threadpool(service.single_file, id, path)
-    if request.method == "GET":
+    head = request.method == "HEAD"
+    rng = request.headers.get("range")
+    opened = await run_in_threadpool(
+        lambda: service.open_file(id, path, user, range_header=rng, head=head)
+    )
+    artifact, file, key = opened.artifact, opened.file, opened.key
+    if not head:
         await run_in_threadpool(service.record_download, artifact, user, f"file={path}")
     filename = path.rsplit("/", 1)[-1]
     local = registry.blobs.local_path(key)
     if local is not None:
         return FileResponse(local, filename=filename, media_type="application/octet-stream")
-    presigned = registry.blobs.presigned_url(key, 900, filename)
+    presigned = None if opened.no_presign else registry.blobs.presigned_url(key, 900, filename)
     if presigned:
         return RedirectResponse(presigned, status_code=302)
     return await _ranged_stream(request, registry, key, file.size, filename)
@@ -92,7 +115,7 @@ async def _ranged_stream(
     start, end, status = 0, size - 1, 200
     header = request.headers.get("range")
     if header:
-        parsed = _parse_range(header, size)
+        parsed = parse_range(header, size)
         if parsed is None:
             return Response(status_code=416, headers={"content-range": f"bytes */{size}"})
         start, end = parsed
@@ -111,23 +134,3 @@ async def _ranged_stream(
         media_type="application/octet-stream",
         headers=headers,
     )
-
-
-def _parse_range(header: str, size: int) -> tuple[int, int] | None:
-    unit, _, spec = header.partition("=")
-    if unit.strip() != "bytes" or "," in spec:
-        return None
-    first, _, last = spec.strip().partition("-")
-    try:
-        if first == "":
-            length = int(last)
-            if length <= 0:
-                return None
-            return max(0, size - length), size - 1
-        start = int(first)
-        end = int(last) if last else size - 1
-    except ValueError:
-        return None
-    if start >= size or end < start:
-        return None
-    return start, min(end, size - 1)

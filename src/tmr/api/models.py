@@ -10,10 +10,12 @@ from fastapi.concurrency import run_in_threadpool
 from tmr.api import schemas
 from tmr.api.artifacts import IdPath
 from tmr.api.deps import RegistryDep, UserDep
+from tmr.api.protections import weight_scan
 from tmr.domain.artifact import AuditAction
 from tmr.services.catalog import CatalogService
 from tmr.services.license_check import LicenseCheckService
 from tmr.services.lineage import LineageService
+from tmr.services.protections import ProtectionService
 from tmr.services.rating import explanation, stored_rating
 
 router = APIRouter(tags=["models"])
@@ -39,7 +41,13 @@ def rate(registry: RegistryDep, user: UserDep, id: IdPath) -> dict[str, Any]:
     operation_id="ModelArtifactRateExplain",
 )
 def explain(registry: RegistryDep, user: UserDep, id: IdPath) -> dict[str, Any]:
-    return explanation(stored_rating(registry, id)[1])
+    body = explanation(stored_rating(registry, id)[1])
+    service = ProtectionService(registry)
+    _, status = service.status(id)
+    body["lifecycle"] = {"state": status.state.value, "reason": status.reason}
+    body["warnings"] = [w.text() for w in service.warnings_for(id)]
+    body["weight_scans"] = [weight_scan(s).model_dump() for s in service.scans(id)]
+    return body
 
 
 @router.get(
@@ -51,13 +59,14 @@ def explain(registry: RegistryDep, user: UserDep, id: IdPath) -> dict[str, Any]:
 )
 def lineage(registry: RegistryDep, user: UserDep, id: IdPath) -> schemas.ArtifactLineageGraph:
     graph = LineageService(registry).graph(id)
+    flags = ProtectionService(registry).flags([n.artifact_id for n in graph.nodes])
     return schemas.ArtifactLineageGraph(
         nodes=[
             schemas.ArtifactLineageNode(
                 artifact_id=n.artifact_id,
                 name=n.name,
                 source=n.source,
-                metadata={"repository_url": n.repository_url},
+                metadata={"repository_url": n.repository_url, **flags.get(n.artifact_id, {})},
             )
             for n in graph.nodes
         ],

@@ -79,6 +79,14 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
     ("GET", f"{_MODEL}/rate/explain"): SEARCH,
     ("GET", f"{_MODEL}/lineage"): SEARCH,
     ("POST", f"{_MODEL}/license-check"): SEARCH,
+    # protections: lifecycle, sensitive models and monitors, download history (issue 9)
+    ("GET", f"{_ONE}/lifecycle"): SEARCH,
+    ("PUT", f"{_ONE}/lifecycle"): UPLOAD,
+    ("GET", f"{_ONE}/downloads"): SEARCH,
+    ("PUT", f"{_MODEL}/sensitive"): UPLOAD,
+    ("GET", f"{_MODEL}/monitor"): SEARCH,
+    ("PUT", f"{_MODEL}/monitor"): UPLOAD,
+    ("DELETE", f"{_MODEL}/monitor"): UPLOAD,
     # downloads
     ("GET", "/download/{id}"): DOWNLOAD,
     ("HEAD", "/download/{id}"): DOWNLOAD,
@@ -88,7 +96,16 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
 
 # Routes whose service adds "owner or admin" on top of the permission (README: ownership).
 OWNER_OR_ADMIN: frozenset[tuple[str, str]] = frozenset(
-    {("PUT", _ART), ("DELETE", _ART), ("GET", f"{_ONE}/audit")}
+    {
+        ("PUT", _ART),
+        ("DELETE", _ART),
+        ("GET", f"{_ONE}/audit"),
+        ("PUT", f"{_ONE}/lifecycle"),
+        ("GET", f"{_ONE}/downloads"),
+        ("PUT", f"{_MODEL}/sensitive"),
+        ("PUT", f"{_MODEL}/monitor"),
+        ("DELETE", f"{_MODEL}/monitor"),
+    }
 )
 
 

@@ -42,17 +42,39 @@ async def upload(
     artifact_type: TypePath,
     file: Annotated[UploadFile, File(description="zip of the repository")],
     name: Annotated[str | None, Form(max_length=512)] = None,
+    sensitive: Annotated[
+        bool, Form(description="a model whose downloads its monitoring program must approve")
+    ] = False,
+    monitor: Annotated[
+        UploadFile | None,
+        File(description="JavaScript monitoring program (implies sensitive; models only)"),
+    ] = None,
 ) -> schemas.Artifact:
     limit = registry.settings.max_upload_bytes
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit + 1024 * 1024:
         raise TooLarge(f"upload of {declared} bytes exceeds the limit of {limit} bytes")
-    created = await run_in_threadpool(_store, registry, artifact_type, file, name, user)
+    program = None
+    if monitor is not None:
+        raw = await monitor.read(registry.settings.monitor_program_max_bytes + 1)
+        try:
+            program = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidUpload("the monitoring program must be UTF-8 JavaScript text") from exc
+    created = await run_in_threadpool(
+        _store, registry, artifact_type, file, name, user, sensitive, program
+    )
     return envelope(created, base)
 
 
 def _store(
-    registry: Registry, type_: ArtifactType, file: UploadFile, name: str | None, user: User
+    registry: Registry,
+    type_: ArtifactType,
+    file: UploadFile,
+    name: str | None,
+    user: User,
+    sensitive: bool = False,
+    program: str | None = None,
 ) -> Artifact:
     filename = Path(file.filename or "upload.zip").name
     if not filename:
@@ -66,6 +88,16 @@ def _store(
             raise TooLarge(
                 f"upload exceeds the limit of {registry.settings.max_upload_bytes} bytes"
             )
-        return register_upload(registry, type_, zip_path, work / "files", filename, name, user)
+        return register_upload(
+            registry,
+            type_,
+            zip_path,
+            work / "files",
+            filename,
+            name,
+            user,
+            sensitive=sensitive,
+            monitor=program,
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -20,6 +20,10 @@ class AuditAction(enum.StrEnum):
     RATE = "RATE"
     AUDIT = "AUDIT"
     REJECT = "REJECT"
+    LIFECYCLE = "LIFECYCLE"  # state changed (detail: "quarantined: reason")
+    SENSITIVE = "SENSITIVE"  # marked or unmarked sensitive
+    MONITOR = "MONITOR"  # monitoring program uploaded, replaced or deleted
+    REFUSE = "REFUSE"  # a download refused (quarantine or monitor)
 
 
 @dataclass(frozen=True)

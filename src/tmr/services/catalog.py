@@ -25,7 +25,7 @@ from tmr.storage.db.audit import AuditRepository
 MAX_QUERIES = 100
 MAX_REGEX_LENGTH = 1000
 REGEX_SCAN_BATCH = 2000
-CONTRACT_ACTIONS = {a.value for a in AuditAction} - {AuditAction.REJECT.value}
+CONTRACT_ACTIONS = {"CREATE", "UPDATE", "DOWNLOAD", "RATE", "AUDIT"}  # the contract's enum
 
 
 def encode_offset(seq: int) -> str:
@@ -176,4 +176,3 @@ class CatalogService:
     def count(self) -> int:
         with self.reg.db.read() as s:
             return ArtifactRepository(s).count()
-

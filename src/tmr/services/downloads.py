@@ -2,7 +2,12 @@
 
 A file that was not copied at registration (large weights) is fetched from its upstream on first
 request, verified against the recorded sha256, stored in the blob store and recorded; a per-file
-lock makes concurrent first requests wait for one fetch instead of fetching twice.
+lock makes concurrent first requests wait for one fetch instead of fetching twice. A pulled
+pickle-based file is scanned before it is stored; an unsafe one quarantines its model.
+
+Every download path goes through ``plan`` (bundles and parts) or ``open_file`` (single files,
+ranges), which both call the protections' ``DownloadGate`` before any byte is served: quarantined
+artifacts are refused, sensitive models' monitors judge the exact bytes, every attempt is recorded.
 """
 
 from __future__ import annotations
@@ -13,15 +18,23 @@ import secrets
 import tempfile
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tmr.domain.artifact import Artifact, ArtifactType, AuditAction, AuditEntry, User
 from tmr.domain.snapshot import Snapshot
-from tmr.errors import BadRequest, NotFound
+from tmr.errors import ArtifactQuarantined, BadRequest, NotFound
+from tmr.safety.pickles import is_pickle_candidate
 from tmr.services.keys import hub_key_from_url
+from tmr.services.protections import (
+    DownloadGate,
+    GateResult,
+    scan_local_files,
+    store_scans,
+    unsafe_reason,
+)
 from tmr.services.registry import Registry
-from tmr.storage.bundles import file_key
+from tmr.storage.bundles import ZipEntry, file_key, write_zip_stream
 from tmr.storage.db.artifacts import ArtifactRepository, StoredFile
 from tmr.storage.db.audit import AuditRepository
 
@@ -54,6 +67,7 @@ class DownloadPlan:
     part: str
     files: list[BundleFile]
     manifest: bytes
+    gate: GateResult = field(default_factory=GateResult)
 
     @property
     def filename(self) -> str:
@@ -66,7 +80,15 @@ class DownloadService:
     def __init__(self, registry: Registry) -> None:
         self.reg = registry
 
-    def plan(self, artifact_id: str, part: str) -> DownloadPlan:
+    def plan(self, artifact_id: str, part: str, user: User, *, head: bool = False) -> DownloadPlan:
+        """The files of a bundle or part, after the download gate allowed ``user`` to have them."""
+        plan = self._plan(artifact_id, part)
+        gate = DownloadGate(self.reg).check(
+            plan.artifact, user, f"part={part}", lambda dest: self._write_zip(plan, dest), head=head
+        )
+        return DownloadPlan(plan.artifact, plan.part, plan.files, plan.manifest, gate)
+
+    def _plan(self, artifact_id: str, part: str) -> DownloadPlan:
         if part not in PARTS:
             raise BadRequest(f"unknown part {part!r}; choose one of {', '.join(PARTS)}")
         with self.reg.db.read() as s:
@@ -134,16 +156,37 @@ class DownloadService:
             try:
                 log.info("pulling %s/%s from upstream", owner.id, file.path)
                 sha = self.reg.download_file(snapshot, file.path, dest, self.reg.settings)
+                pickled = is_pickle_candidate(file.path)
+                scans = scan_local_files({file.path: dest}) if pickled else []
+                reason = unsafe_reason(scans)
                 key = file_key(owner.id, file.path, generation=f"pulled-{secrets.token_hex(4)}")
-                self.reg.blobs.put_file(key, dest)
+                if reason is None:  # an unsafe file is never stored
+                    self.reg.blobs.put_file(key, dest)
             finally:
                 dest.unlink(missing_ok=True)
                 tmp.rmdir()
             with self.reg.db.transaction() as s:
-                ArtifactRepository(s).set_blob_key(owner.id, file.path, key, sha)
+                if reason is None:
+                    ArtifactRepository(s).set_blob_key(owner.id, file.path, key, sha)
+                store_scans(s, owner, scans)
+            if reason is not None:
+                raise ArtifactQuarantined(
+                    f"{owner.type.value} {owner.name!r} ({owner.id}) was quarantined when "
+                    f"{file.path} was fetched: {reason}",
+                    reason=reason,
+                )
             return key
 
-    def single_file(self, artifact_id: str, path: str) -> tuple[Artifact, StoredFile, str]:
+    def open_file(
+        self,
+        artifact_id: str,
+        path: str,
+        user: User,
+        *,
+        range_header: str | None = None,
+        head: bool = False,
+    ) -> FileDownload:
+        """One file (or the requested range of it), after the download gate allowed it."""
         with self.reg.db.read() as s:
             repo = ArtifactRepository(s)
             artifact = repo.get(artifact_id)
@@ -152,14 +195,83 @@ class DownloadService:
             match = repo.file(artifact_id, path)
         if match is None:
             raise NotFound(f"artifact {artifact_id} has no file {path!r}")
-        return artifact, match, self.ensure_blob(artifact, match)
+        span = parse_range(range_header, match.size) if range_header else None
+        what = f"file={path}" + (f" bytes={span[0]}-{span[1]}" if span else "")
 
-    def zip_stream(self, plan: DownloadPlan) -> Iterator[bytes]:
-        """The zip of a plan, streamed; every file is pulled through before the first byte."""
-        from tmr.storage.bundles import ZipEntry, write_zip_stream
+        def write_zip(dest: Path) -> None:
+            self._write_file_zip(artifact, match, span, dest)
 
+        gate = DownloadGate(self.reg).check(artifact, user, what, write_zip, head=head)
+        gate.cleanup()  # the file itself is served; the monitor saw exactly those bytes
+        return FileDownload(artifact, match, self.ensure_blob(artifact, match), gate.no_presign)
+
+    def _entries(self, plan: DownloadPlan) -> list[ZipEntry]:
         entries = [ZipEntry(key="", arcname=MANIFEST, data=plan.manifest)]
         entries += [
             ZipEntry(key=self.ensure_blob(b.owner, b.file), arcname=b.arcname) for b in plan.files
         ]
-        return write_zip_stream(self.reg.blobs, entries)
+        return entries
+
+    def _write_zip(self, plan: DownloadPlan, dest: Path) -> None:
+        with dest.open("wb") as out:
+            for piece in write_zip_stream(self.reg.blobs, self._entries(plan)):
+                out.write(piece)
+
+    def _write_file_zip(
+        self, artifact: Artifact, file: StoredFile, span: tuple[int, int] | None, dest: Path
+    ) -> None:
+        key = self.ensure_blob(artifact, file)
+        if span is None:
+            entries = [ZipEntry(key=key, arcname=file.path)]
+        else:
+            data = b"".join(self.reg.blobs.iter_range(key, span[0], span[1]))
+            entries = [ZipEntry(key="", arcname=file.path, data=data)]
+        with dest.open("wb") as out:
+            for piece in write_zip_stream(self.reg.blobs, entries):
+                out.write(piece)
+
+    def zip_stream(self, plan: DownloadPlan) -> Iterator[bytes]:
+        """The zip of a plan, streamed; every file is pulled through before the first byte.
+        When a monitor approved the download, the exact zip it judged is what is served."""
+        if plan.gate.checked_zip is not None:
+            return _stream_file(plan.gate)
+        return write_zip_stream(self.reg.blobs, self._entries(plan))
+
+
+@dataclass(frozen=True)
+class FileDownload:
+    artifact: Artifact
+    file: StoredFile
+    key: str
+    no_presign: bool  # a sensitive model: serve the bytes, never a replayable presigned URL
+
+
+def _stream_file(gate: GateResult, chunk: int = 1 << 20) -> Iterator[bytes]:
+    assert gate.checked_zip is not None
+    try:
+        with gate.checked_zip.open("rb") as fh:
+            while piece := fh.read(chunk):
+                yield piece
+    finally:
+        gate.cleanup()
+
+
+def parse_range(header: str, size: int) -> tuple[int, int] | None:
+    """An HTTP ``Range: bytes=a-b`` header as inclusive offsets; None when unsatisfiable."""
+    unit, _, spec = header.partition("=")
+    if unit.strip() != "bytes" or "," in spec:
+        return None
+    first, _, last = spec.strip().partition("-")
+    try:
+        if first == "":
+            length = int(last)
+            if length <= 0:
+                return None
+            return max(0, size - length), size - 1
+        start = int(first)
+        end = int(last) if last else size - 1
+    except ValueError:
+        return None
+    if start >= size or end < start:
+        return None
+    return start, min(end, size - 1)

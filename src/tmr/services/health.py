@@ -121,7 +121,35 @@ def components(registry: Registry, window_minutes: int, include_timeline: bool) 
             now,
         )
     )
+    out.append(_monitor_component(registry, now))
     return {"components": out, "generated_at": now, "window_minutes": window_minutes}
+
+
+def _monitor_component(registry: Registry, now: str) -> dict[str, Any]:
+    from tmr.services.protections import monitor_runtime
+
+    runtime = monitor_runtime(registry.settings)
+    issues = []
+    if runtime["node_version"] == "none":
+        issues.append(
+            {
+                "code": "monitors-no-node",
+                "severity": "error",
+                "summary": "no Node.js found: downloads of sensitive models with a program "
+                "are refused",
+                "details": "Install Node.js 24 (bash scripts/test installs npm's node@24) or set "
+                "TMR_NODE_BINARY.",
+            }
+        )
+    return {
+        "id": "monitors",
+        "display_name": "Sensitive-model monitors",
+        "status": "degraded" if issues else "ok",
+        "observed_at": now,
+        "description": "Runs sensitive models' JavaScript monitoring programs before downloads.",
+        "metrics": runtime,
+        "issues": issues,
+    }
 
 
 def _component(

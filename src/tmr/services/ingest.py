@@ -17,15 +17,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy.orm import Session
+
 from tmr.domain.artifact import Artifact, ArtifactType, AuditAction, AuditEntry, User
+from tmr.domain.protections import FileScan
 from tmr.domain.rating import Rating
 from tmr.domain.snapshot import Snapshot
 from tmr.errors import BadRequest, IngestRejected, NotFound, TmrError
 from tmr.services.keys import hub_key_from_url, new_artifact_id, parent_key
+from tmr.services.protections import ProtectionService, scan_local_files, store_scans
 from tmr.services.registry import Registry
 from tmr.storage.bundles import classify, file_key, files_prefix
 from tmr.storage.db.artifacts import ArtifactRepository, StoredFile
 from tmr.storage.db.audit import AuditRepository
+from tmr.storage.db.protections import ProtectionRepository
 
 log = logging.getLogger("tmr.ingest")
 
@@ -47,6 +52,8 @@ class Prepared:
     files: list[StoredFile]
     local_files: dict[str, Path] = field(default_factory=dict)
     rating: Rating | None = None
+    sensitive: bool = False  # a model whose downloads its monitoring program must approve
+    monitor: str | None = None  # that JavaScript program, when given at registration
 
 
 def derive_name(url: str, snapshot: Snapshot | None = None) -> str:
@@ -93,9 +100,20 @@ class IngestService:
         self.reg = registry
 
     # --- public use cases ---------------------------------------------------------------
-    def register_url(self, type_: ArtifactType, url: str, name: str | None, user: User) -> Artifact:
+    def register_url(
+        self,
+        type_: ArtifactType,
+        url: str,
+        name: str | None,
+        user: User,
+        *,
+        sensitive: bool = False,
+    ) -> Artifact:
+        if sensitive and type_ != ArtifactType.model:
+            raise BadRequest("only models can be sensitive")
         snapshot = self.reg.fetch_snapshot(url, type_.value, self.reg.settings)
         prepared = self._prepare(type_, name or derive_name(url, snapshot), url, snapshot)
+        prepared.sensitive = sensitive
         try:
             self._prefetch_small_files(prepared)
             return self._store_new(prepared, user)
@@ -244,6 +262,7 @@ class IngestService:
             version=prepared.version,
             created_by=user.name,
         )
+        scans = scan_local_files(prepared.local_files)
         prefix, files = self._put_blobs(artifact.id, prepared)
         try:
             with self.reg.db.transaction() as s:
@@ -257,6 +276,7 @@ class IngestService:
                 )
                 self._write_contents(repo, artifact.id, prepared, files)
                 AuditRepository(s).append(AuditEntry.now(artifact, user, AuditAction.CREATE))
+                self._write_protections(s, artifact, prepared, scans, user)
         except BaseException:
             self.reg.blobs.delete_prefix(prefix)
             raise
@@ -270,6 +290,7 @@ class IngestService:
         return artifact
 
     def _store_update(self, current: Artifact, prepared: Prepared, user: User) -> Artifact:
+        scans = scan_local_files(prepared.local_files)
         prefix, files = self._put_blobs(current.id, prepared)
         try:
             with self.reg.db.transaction() as s:
@@ -289,6 +310,7 @@ class IngestService:
                 )
                 self._write_contents(repo, current.id, prepared, files)
                 AuditRepository(s).append(AuditEntry.now(current, user, AuditAction.UPDATE))
+                self._write_protections(s, current, prepared, scans, user)
         except BaseException:  # the old version stays; the new blobs go
             self.reg.blobs.delete_prefix(prefix)
             raise
@@ -301,6 +323,17 @@ class IngestService:
             updated = ArtifactRepository(s).get(current.id)
         assert updated is not None
         return updated
+
+    @staticmethod
+    def _write_protections(
+        s: Session, artifact: Artifact, prepared: Prepared, scans: list[FileScan], user: User
+    ) -> None:
+        """Scan verdicts (an unsafe file quarantines the model), sensitivity and monitor."""
+        store_scans(s, artifact, scans)
+        if prepared.monitor is not None:
+            ProtectionService.write_monitor(s, artifact, prepared.monitor, user)
+        elif prepared.sensitive:
+            ProtectionRepository(s).set_sensitive(artifact.id, True)
 
     @staticmethod
     def _write_contents(

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from tmr.domain.artifact import Artifact, ArtifactType, User
+from tmr.errors import BadRequest
 from tmr.services.ingest import IngestService, Prepared, snapshot_version
+from tmr.services.protections import ProtectionService
 from tmr.services.registry import Registry
 from tmr.sources.upload import bundle_snapshot, extract_bundle
 from tmr.storage.bundles import classify
@@ -20,7 +22,14 @@ def register_upload(
     filename: str,
     name: str | None,
     user: User,
+    *,
+    sensitive: bool = False,
+    monitor: str | None = None,
 ) -> Artifact:
+    if (sensitive or monitor is not None) and type_ != ArtifactType.model:
+        raise BadRequest("only models can be sensitive or carry a monitoring program")
+    if monitor is not None:
+        monitor = ProtectionService(registry).validate_program(monitor)
     extracted = extract_bundle(zip_path, dest, registry.settings)
     chosen = name or Path(filename).stem
     url = f"upload://{user.name}/{filename}"
@@ -36,5 +45,7 @@ def register_upload(
             StoredFile(f.path, f.size, f.sha256, classify(f.path), None) for f in snapshot.files
         ],
         local_files={f.path: extracted.path_of(f.path) for f in snapshot.files},
+        sensitive=sensitive or monitor is not None,
+        monitor=monitor,
     )
     return IngestService(registry).register_prepared(prepared, user)

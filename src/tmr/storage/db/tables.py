@@ -10,6 +10,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     String,
@@ -121,3 +122,91 @@ class TokenRow(Base):
     issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     calls_left: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+# --- protections (issue 9): weight scans, lifecycle, sensitive models, download history -----
+
+
+class FileScanRow(Base):
+    """The weight scanner's verdict on one stored file (removed with the file)."""
+
+    __tablename__ = "file_scans"
+
+    artifact_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    path: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    verdict: Mapped[str] = mapped_column(String(16), nullable=False)
+    detail: Mapped[str] = mapped_column(Text, nullable=False)
+    scanned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["artifact_id", "path"],
+            ["artifact_files.artifact_id", "artifact_files.path"],
+            ondelete="CASCADE",
+        ),
+    )
+
+
+class ArtifactStatusRow(Base):
+    """Lifecycle state and sensitivity of an artifact; no row means active and not sensitive."""
+
+    __tablename__ = "artifact_status"
+
+    artifact_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("artifacts.id", ondelete="CASCADE"), primary_key=True
+    )
+    state: Mapped[str] = mapped_column(String(16), nullable=False, default="active")
+    reason: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    changed_by: Mapped[str | None] = mapped_column(String(256))
+    changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sensitive: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+
+
+class MonitorRow(Base):
+    """A sensitive model's JavaScript monitoring program (at most one per model)."""
+
+    __tablename__ = "monitors"
+
+    artifact_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("artifacts.id", ondelete="CASCADE"), primary_key=True
+    )
+    program: Mapped[str] = mapped_column(Text, nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    uploaded_by: Mapped[str] = mapped_column(String(256), nullable=False)
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class DownloadEventRow(Base):
+    """Every download attempt: who, when, which part, allowed or refused and why."""
+
+    __tablename__ = "download_events"
+
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    artifact_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("artifacts.id", ondelete="CASCADE"), nullable=False
+    )
+    user_name: Mapped[str] = mapped_column(String(256), nullable=False)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    part: Mapped[str] = mapped_column(String(1100), nullable=False)
+    allowed: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    reason: Mapped[str | None] = mapped_column(Text)
+    exit_code: Mapped[int | None] = mapped_column(Integer)
+    first_line: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_download_events_artifact_seq", "artifact_id", "seq"),)
+
+
+class InterestEventRow(Base):
+    """An artifact shown to a user: in search results (kind 'search') or read by id ('view')."""
+
+    __tablename__ = "interest_events"
+
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    artifact_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("artifacts.id", ondelete="CASCADE"), nullable=False
+    )
+    user_name: Mapped[str] = mapped_column(String(256), nullable=False)
+    kind: Mapped[str] = mapped_column(String(8), nullable=False)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+    __table_args__ = (Index("ix_interest_events_artifact_seq", "artifact_id", "seq"),)

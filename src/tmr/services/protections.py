@@ -1,0 +1,518 @@
+"""Protections of what the registry serves: weight scans, lifecycle states, sensitive models with
+JavaScript monitors, download history and the search/view record the confusion audit needs.
+
+``DownloadGate.check`` is the one chokepoint every download path goes through (the download
+service calls it when it plans a bundle or opens a file, before any byte is read): a quarantined
+artifact is refused with its reason; a sensitive model with a monitor has the exact bytes to be
+served written as a zip and judged by its program; every attempt, allowed or refused, is recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from tmr.config import Settings
+from tmr.domain.artifact import Artifact, ArtifactType, AuditAction, AuditEntry, User
+from tmr.domain.protections import (
+    ArtifactStatus,
+    DownloadEvent,
+    FileScan,
+    InterestEvent,
+    LifecycleState,
+    Monitor,
+)
+from tmr.errors import (
+    ArtifactQuarantined,
+    BadRequest,
+    DownloadRefused,
+    NotFound,
+    TooLarge,
+    Unauthorized,
+    UnsafeContent,
+)
+from tmr.safety import monitor as node
+from tmr.safety.pickles import is_pickle_candidate, scan_file
+from tmr.services.registry import Registry
+from tmr.storage.db.artifacts import ArtifactRepository
+from tmr.storage.db.audit import AuditRepository
+from tmr.storage.db.protections import ProtectionRepository
+
+log = logging.getLogger("tmr.protections")
+
+SCANNER = User("weight-scanner", is_admin=True)
+REFUSAL_STDOUT_CHARS = 4000
+
+
+# --- weight scanning ------------------------------------------------------------------------
+def scan_local_files(files: Mapping[str, Path]) -> list[FileScan]:
+    """Scan every pickle-based file among ``{repository path: local path}``."""
+    now = datetime.now(UTC)
+    scans = []
+    for path, local in sorted(files.items()):
+        if is_pickle_candidate(path):
+            result = scan_file(local, path)
+            scans.append(FileScan(path, result.verdict, result.to_dict(), now))
+    return scans
+
+
+def unsafe_reason(scans: Iterable[FileScan]) -> str | None:
+    bad = [s for s in scans if s.verdict == "unsafe"]
+    if not bad:
+        return None
+    parts = []
+    for s in bad[:5]:
+        found = [u.split(" (", 1)[0] for u in s.detail.get("unsafe", [])][:3]
+        parts.append(f"{s.path} imports {', '.join(found) or 'unresolvable globals'}")
+    return "unsafe pickle: " + "; ".join(parts)
+
+
+def store_scans(session: Session, artifact: Artifact, scans: Sequence[FileScan]) -> None:
+    """Write scan verdicts in the caller's transaction; an unsafe file quarantines the model."""
+    if not scans:
+        return
+    repo = ProtectionRepository(session)
+    repo.set_scans(artifact.id, scans)
+    reason = unsafe_reason(scans)
+    if reason is not None:
+        repo.set_state(artifact.id, LifecycleState.quarantined, reason, SCANNER.name)
+        AuditRepository(session).append(
+            AuditEntry.now(artifact, SCANNER, AuditAction.LIFECYCLE, f"quarantined: {reason}")
+        )
+        log.warning("quarantined %s (%s): %s", artifact.id, artifact.name, reason)
+
+
+def may_manage(artifact: Artifact, user: User) -> bool:
+    return user.is_admin or (artifact.created_by is not None and artifact.created_by == user.name)
+
+
+def _require_manager(artifact: Artifact, user: User, what: str) -> None:
+    if not may_manage(artifact, user):
+        raise Unauthorized(
+            f"only the owner of {artifact.type.value} {artifact.id} or an admin may {what}"
+        )
+
+
+@dataclass(frozen=True)
+class AncestorWarning:
+    ancestor_id: str
+    ancestor_name: str
+    state: LifecycleState
+    reason: str
+
+    def text(self) -> str:
+        return (
+            f"ancestor {self.ancestor_name!r} ({self.ancestor_id}) is {self.state.value}: "
+            f"{self.reason}"
+        )
+
+
+class ProtectionService:
+    def __init__(self, registry: Registry) -> None:
+        self.reg = registry
+
+    def _artifact(
+        self, s: Session, artifact_id: str, type_: ArtifactType | None = None
+    ) -> Artifact:
+        artifact = ArtifactRepository(s).get(artifact_id)
+        if artifact is None or (type_ is not None and artifact.type != type_):
+            kind = type_.value if type_ else "artifact"
+            raise NotFound(f"no {kind} with id {artifact_id}")
+        return artifact
+
+    # --- lifecycle ------------------------------------------------------------------------
+    def status(self, artifact_id: str) -> tuple[Artifact, ArtifactStatus]:
+        with self.reg.db.read() as s:
+            artifact = self._artifact(s, artifact_id)
+            return artifact, ProtectionRepository(s).status(artifact_id)
+
+    def set_state(
+        self, artifact_id: str, state: LifecycleState, reason: str, user: User
+    ) -> ArtifactStatus:
+        reason = reason.strip()
+        if state != LifecycleState.active and not reason:
+            raise BadRequest(f"say why the artifact is {state.value}: 'reason' is required")
+        with self.reg.db.transaction() as s:
+            artifact = self._artifact(s, artifact_id)
+            _require_manager(artifact, user, "change its lifecycle state")
+            repo = ProtectionRepository(s)
+            if state != LifecycleState.quarantined:
+                unsafe = [x.path for x in repo.scans(artifact_id) if x.verdict == "unsafe"]
+                if unsafe:
+                    raise UnsafeContent(
+                        f"{artifact.type.value} {artifact_id} stays quarantined while it holds "
+                        f"unsafe files ({', '.join(unsafe[:5])}); update it with safe weights "
+                        "or delete it"
+                    )
+            status = repo.set_state(artifact_id, state, reason, user.name)
+            AuditRepository(s).append(
+                AuditEntry.now(artifact, user, AuditAction.LIFECYCLE, f"{state.value}: {reason}")
+            )
+        return status
+
+    def set_sensitive(self, artifact_id: str, sensitive: bool, user: User) -> ArtifactStatus:
+        with self.reg.db.transaction() as s:
+            artifact = self._artifact(s, artifact_id, ArtifactType.model)
+            _require_manager(artifact, user, "change whether it is sensitive")
+            status = ProtectionRepository(s).set_sensitive(artifact_id, sensitive)
+            AuditRepository(s).append(
+                AuditEntry.now(artifact, user, AuditAction.SENSITIVE, str(sensitive).lower())
+            )
+        return status
+
+    def scans(self, artifact_id: str) -> list[FileScan]:
+        with self.reg.db.read() as s:
+            self._artifact(s, artifact_id)
+            return ProtectionRepository(s).scans(artifact_id)
+
+    # --- monitors -------------------------------------------------------------------------
+    def validate_program(self, program: str) -> str:
+        limit = self.reg.settings.monitor_program_max_bytes
+        if len(program.encode()) > limit:
+            raise TooLarge(f"a monitoring program may be at most {limit} bytes")
+        if not program.strip():
+            raise BadRequest("the monitoring program is empty")
+        if "\x00" in program:
+            raise BadRequest("the monitoring program must be JavaScript text (found a NUL byte)")
+        return program
+
+    def get_monitor(self, artifact_id: str) -> tuple[ArtifactStatus, Monitor | None]:
+        with self.reg.db.read() as s:
+            self._artifact(s, artifact_id, ArtifactType.model)
+            repo = ProtectionRepository(s)
+            return repo.status(artifact_id), repo.monitor(artifact_id)
+
+    def put_monitor(self, artifact_id: str, program: str, user: User) -> Monitor:
+        program = self.validate_program(program)
+        with self.reg.db.transaction() as s:
+            artifact = self._artifact(s, artifact_id, ArtifactType.model)
+            _require_manager(artifact, user, "set its monitoring program")
+            monitor = self.write_monitor(s, artifact, program, user)
+        return monitor
+
+    @staticmethod
+    def write_monitor(s: Session, artifact: Artifact, program: str, user: User) -> Monitor:
+        """Store a program and mark the model sensitive, in the caller's transaction."""
+        repo = ProtectionRepository(s)
+        replacing = repo.monitor(artifact.id) is not None
+        monitor = Monitor(
+            artifact.id,
+            program,
+            hashlib.sha256(program.encode()).hexdigest(),
+            user.name,
+            datetime.now(UTC),
+        )
+        repo.set_monitor(monitor)
+        repo.set_sensitive(artifact.id, True)
+        verb = "replaced" if replacing else "uploaded"
+        AuditRepository(s).append(
+            AuditEntry.now(artifact, user, AuditAction.MONITOR, f"{verb} sha256={monitor.sha256}")
+        )
+        return monitor
+
+    def delete_monitor(self, artifact_id: str, user: User) -> None:
+        with self.reg.db.transaction() as s:
+            artifact = self._artifact(s, artifact_id, ArtifactType.model)
+            _require_manager(artifact, user, "delete its monitoring program")
+            if not ProtectionRepository(s).delete_monitor(artifact_id):
+                raise NotFound(f"model {artifact_id} has no monitoring program")
+            AuditRepository(s).append(
+                AuditEntry.now(artifact, user, AuditAction.MONITOR, "deleted")
+            )
+
+    # --- history --------------------------------------------------------------------------
+    def history(self, artifact_id: str, user: User) -> list[DownloadEvent]:
+        with self.reg.db.read() as s:
+            artifact = self._artifact(s, artifact_id)
+            _require_manager(artifact, user, "read its download history")
+            return ProtectionRepository(s).downloads(artifact_id)
+
+    # --- flags for listings and records ---------------------------------------------------
+    def flags(self, artifact_ids: Sequence[str]) -> dict[str, dict[str, object]]:
+        """For each listed id that is not plainly active or has a flagged ancestor: its state,
+        reason and warnings naming the ancestors. Ids not in the result carry no flag."""
+        with self.reg.db.read() as s:
+            repo = ProtectionRepository(s)
+            flagged = repo.not_active()
+            if not flagged:
+                return {}
+            warnings = self._descendant_warnings(s, flagged)
+        out: dict[str, dict[str, object]] = {}
+        for aid in artifact_ids:
+            entry: dict[str, object] = {}
+            status = flagged.get(aid)
+            if status is not None:
+                entry["lifecycle"] = {"state": status.state.value, "reason": status.reason}
+            if aid in warnings:
+                entry["warnings"] = [w.text() for w in warnings[aid]]
+            if entry:
+                out[aid] = entry
+        return out
+
+    def warnings_for(self, artifact_id: str) -> list[AncestorWarning]:
+        with self.reg.db.read() as s:
+            flagged = ProtectionRepository(s).not_active()
+            if not flagged:
+                return []
+            return self._descendant_warnings(s, flagged).get(artifact_id, [])
+
+    def _descendant_warnings(
+        self, s: Session, flagged: Mapping[str, ArtifactStatus]
+    ) -> dict[str, list[AncestorWarning]]:
+        from tmr.services.lineage import MAX_FAMILY, LineageService
+
+        lineage = LineageService(self.reg)
+        repo = ArtifactRepository(s)
+        out: dict[str, list[AncestorWarning]] = {}
+        for ancestor_id, status in flagged.items():
+            ancestor = repo.get(ancestor_id)
+            if ancestor is None or ancestor.type != ArtifactType.model:
+                continue
+            warning = AncestorWarning(ancestor.id, ancestor.name, status.state, status.reason)
+            seen = {ancestor_id}
+            frontier = [ancestor_id]
+            while frontier and len(seen) < MAX_FAMILY:
+                current = frontier.pop()
+                for child, _ in lineage.children_of(repo, current):
+                    if child.id in seen:
+                        continue
+                    seen.add(child.id)
+                    frontier.append(child.id)
+                    out.setdefault(child.id, []).append(warning)
+        return out
+
+    # --- what the confusion audit needs ---------------------------------------------------
+    def record_interest(self, user: User, artifacts: Iterable[Artifact], kind: str) -> None:
+        interest_buffer(self.reg).add(user.name, [a.id for a in artifacts], kind)
+
+
+def monitor_runtime(settings: Settings) -> dict[str, str | int | float | bool]:
+    """Which Node.js runs monitors (never its path), and the containment in force."""
+    found = node.find_node(settings.node_binary)
+    if settings.node_binary:
+        source = "TMR_NODE_BINARY"
+    elif found is not None and node.project_node() is not None:
+        source = "npm package node@24"
+    else:
+        source = "system node" if found else "none"
+    version = node.node_version(found) if found else None
+    return {
+        "node_version": version or "none",
+        "node_source": source,
+        "timeout_seconds": settings.monitor_timeout_seconds,
+        "heap_mb": settings.monitor_heap_mb,
+        "network": "allowed"
+        if settings.monitor_allow_network
+        else (
+            "blocked (empty network namespace)"
+            if node.network_isolation_available()
+            else "not blocked: no network namespaces on this machine"
+        ),
+    }
+
+
+# --- the download chokepoint ------------------------------------------------------------------
+WriteZip = Callable[[Path], None]
+
+
+@dataclass
+class GateResult:
+    """What the gate decided. ``checked_zip``: the exact zip a monitor approved (serve it, then
+    call ``cleanup``); ``no_presign``: serve the bytes directly, never a replayable URL."""
+
+    checked_zip: Path | None = None
+    no_presign: bool = False
+    scratch: Path | None = None
+
+    def cleanup(self) -> None:
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            self.scratch = None
+
+
+class DownloadGate:
+    def __init__(self, registry: Registry) -> None:
+        self.reg = registry
+
+    def limits(self, node_path: str) -> node.MonitorLimits:
+        st = self.reg.settings
+        return node.MonitorLimits(
+            node=node_path,
+            timeout_seconds=st.monitor_timeout_seconds,
+            heap_mb=st.monitor_heap_mb,
+            address_space_mb=st.monitor_address_space_mb,
+            output_bytes=st.monitor_output_bytes,
+            allow_network=st.monitor_allow_network,
+        )
+
+    def check(
+        self,
+        artifact: Artifact,
+        user: User,
+        what: str,
+        write_zip: WriteZip,
+        *,
+        head: bool = False,
+    ) -> GateResult:
+        """Allow or refuse one download of ``artifact`` by ``user``; raises when refused.
+
+        ``write_zip(dest)`` writes the exact bytes to be served, as a zip, to ``dest``; it is
+        only called for a sensitive model with a monitor. HEAD requests are refused for a
+        quarantined artifact but run no monitor and are not recorded (no bytes are served).
+        """
+        with self.reg.db.read() as s:
+            repo = ProtectionRepository(s)
+            status = repo.status(artifact.id)
+            monitor = repo.monitor(artifact.id) if status.sensitive else None
+        if status.state == LifecycleState.quarantined:
+            if not head:
+                self._record(artifact, user, what, False, f"quarantined: {status.reason}")
+            raise ArtifactQuarantined(
+                f"{artifact.type.value} {artifact.name!r} ({artifact.id}) is quarantined and "
+                f"cannot be downloaded: {status.reason}",
+                reason=status.reason,
+            )
+        if head or monitor is None:
+            if not head:
+                self._record(artifact, user, what, True, None)
+            return GateResult(no_presign=status.sensitive)
+        return self._run_monitor(artifact, user, what, monitor, write_zip)
+
+    def _run_monitor(
+        self, artifact: Artifact, user: User, what: str, monitor: Monitor, write_zip: WriteZip
+    ) -> GateResult:
+        node_path = node.find_node(self.reg.settings.node_binary)
+        if node_path is None:
+            self._record(artifact, user, what, False, "no Node.js to run the monitor")
+            raise DownloadRefused(
+                f"model {artifact.name!r} is sensitive and no Node.js is installed to run its "
+                "monitoring program; the download is refused"
+            )
+        root = self.reg.settings.monitor_scratch_dir
+        scratch = Path(tempfile.mkdtemp(prefix="tmr-monitor-", dir=str(root) if root else None))
+        result = GateResult(no_presign=True, scratch=scratch)
+        try:
+            zip_path = scratch / node.ZIP_NAME
+            write_zip(zip_path)
+            started = time.monotonic()
+            outcome = node.run_monitor(
+                self.limits(node_path),
+                scratch,
+                monitor.program,
+                artifact.name,
+                monitor.uploaded_by,
+                user.name,
+            )
+            log.info(
+                "monitor of %s for %s: exit %s in %.2fs",
+                artifact.id,
+                user.name,
+                outcome.exit_code,
+                time.monotonic() - started,
+            )
+        except BaseException:
+            result.cleanup()
+            raise
+        if outcome.allowed:
+            self._record(artifact, user, what, True, None, outcome.exit_code, outcome.first_line)
+            (scratch / node.PROGRAM_NAME).unlink(missing_ok=True)
+            result.checked_zip = zip_path
+            return result
+        result.cleanup()
+        if outcome.timed_out:
+            limit = self.reg.settings.monitor_timeout_seconds
+            why = f"the monitor was stopped at its time limit ({limit:g} s)"
+        else:
+            why = f"the monitor exited with code {outcome.exit_code}"
+        self._record(artifact, user, what, False, why, outcome.exit_code, outcome.first_line)
+        stdout = outcome.stdout[:REFUSAL_STDOUT_CHARS]
+        raise DownloadRefused(
+            f"the download of {artifact.name!r} was refused by its monitoring program: {why}. "
+            f"Its output: {stdout.strip() or '(none)'}",
+            exit_code=outcome.exit_code,
+            stdout=stdout,
+            stdout_truncated=outcome.truncated or len(outcome.stdout) > REFUSAL_STDOUT_CHARS,
+            timed_out=outcome.timed_out,
+        )
+
+    def _record(
+        self,
+        artifact: Artifact,
+        user: User,
+        what: str,
+        allowed: bool,
+        reason: str | None,
+        exit_code: int | None = None,
+        first_line: str | None = None,
+    ) -> None:
+        event = DownloadEvent(
+            artifact.id, user.name, datetime.now(UTC), what, allowed, reason, exit_code, first_line
+        )
+        with self.reg.db.transaction() as s:
+            ProtectionRepository(s).add_download(event)
+            if not allowed:
+                AuditRepository(s).append(
+                    AuditEntry.now(artifact, user, AuditAction.REFUSE, f"{what}: {reason}")
+                )
+
+
+# --- search and view appearances, buffered ------------------------------------------------------
+class InterestBuffer:
+    """Appearances in search results and reads by id, written in batches (at most every few
+    seconds or few hundred events) so searches and reads cost no database write each."""
+
+    FLUSH_EVENTS = 500
+    FLUSH_SECONDS = 5.0
+
+    def __init__(self, registry: Registry) -> None:
+        self.reg = registry
+        self._lock = threading.Lock()
+        self._events: list[InterestEvent] = []
+        self._since = time.monotonic()
+
+    def add(self, user_name: str, artifact_ids: Sequence[str], kind: str) -> None:
+        now = datetime.now(UTC)
+        with self._lock:
+            self._events += [InterestEvent(a, user_name, kind, now) for a in artifact_ids]
+            due = (
+                len(self._events) >= self.FLUSH_EVENTS
+                or time.monotonic() - self._since >= self.FLUSH_SECONDS
+            )
+        if due:
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            events, self._events = self._events, []
+            self._since = time.monotonic()
+        if not events:
+            return
+        try:
+            with self.reg.db.transaction() as s:
+                ids = list({e.artifact_id for e in events})
+                known = {a for a in ids if ArtifactRepository(s).exists(a)}
+                ProtectionRepository(s).add_interest(e for e in events if e.artifact_id in known)
+        except Exception as exc:  # noqa: BLE001 - losing a batch of statistics is acceptable
+            log.warning("could not record %d search/view events: %s", len(events), exc)
+
+
+_buffers: dict[int, InterestBuffer] = {}
+_buffers_lock = threading.Lock()
+
+
+def interest_buffer(registry: Registry) -> InterestBuffer:
+    with _buffers_lock:
+        buf = _buffers.get(id(registry))
+        if buf is None or buf.reg is not registry:
+            buf = _buffers[id(registry)] = InterestBuffer(registry)
+        return buf

@@ -1,0 +1,189 @@
+"""Repository for the protections: scan verdicts, lifecycle/sensitivity, monitors, download
+history and search/view appearances."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from tmr.domain.protections import (
+    ArtifactStatus,
+    DownloadEvent,
+    FileScan,
+    InterestEvent,
+    LifecycleState,
+    Monitor,
+)
+from tmr.storage.db.artifacts import as_utc
+from tmr.storage.db.tables import (
+    ArtifactStatusRow,
+    DownloadEventRow,
+    FileScanRow,
+    InterestEventRow,
+    MonitorRow,
+)
+
+
+def _status(row: ArtifactStatusRow) -> ArtifactStatus:
+    return ArtifactStatus(
+        artifact_id=row.artifact_id,
+        state=LifecycleState(row.state),
+        reason=row.reason,
+        changed_by=row.changed_by,
+        changed_at=as_utc(row.changed_at) if row.changed_at else None,
+        sensitive=row.sensitive,
+    )
+
+
+class ProtectionRepository:
+    def __init__(self, session: Session) -> None:
+        self.s = session
+
+    # --- scans --------------------------------------------------------------------------
+    def set_scans(self, artifact_id: str, scans: Iterable[FileScan]) -> None:
+        for scan in scans:
+            self.s.merge(
+                FileScanRow(
+                    artifact_id=artifact_id,
+                    path=scan.path,
+                    verdict=scan.verdict,
+                    detail=json.dumps(scan.detail),
+                    scanned_at=scan.scanned_at,
+                )
+            )
+        self.s.flush()
+
+    def scans(self, artifact_id: str) -> list[FileScan]:
+        rows = self.s.scalars(
+            select(FileScanRow)
+            .where(FileScanRow.artifact_id == artifact_id)
+            .order_by(FileScanRow.path)
+        )
+        return [
+            FileScan(r.path, r.verdict, json.loads(r.detail), as_utc(r.scanned_at)) for r in rows
+        ]
+
+    # --- lifecycle and sensitivity --------------------------------------------------------
+    def status(self, artifact_id: str) -> ArtifactStatus:
+        row = self.s.get(ArtifactStatusRow, artifact_id)
+        return _status(row) if row else ArtifactStatus(artifact_id)
+
+    def statuses(self, artifact_ids: Sequence[str]) -> dict[str, ArtifactStatus]:
+        if not artifact_ids:
+            return {}
+        rows = self.s.scalars(
+            select(ArtifactStatusRow).where(ArtifactStatusRow.artifact_id.in_(list(artifact_ids)))
+        )
+        return {r.artifact_id: _status(r) for r in rows}
+
+    def not_active(self) -> dict[str, ArtifactStatus]:
+        rows = self.s.scalars(
+            select(ArtifactStatusRow).where(ArtifactStatusRow.state != LifecycleState.active.value)
+        )
+        return {r.artifact_id: _status(r) for r in rows}
+
+    def set_state(
+        self, artifact_id: str, state: LifecycleState, reason: str, by: str
+    ) -> ArtifactStatus:
+        row = self.s.get(ArtifactStatusRow, artifact_id)
+        if row is None:
+            row = ArtifactStatusRow(artifact_id=artifact_id, sensitive=False)
+            self.s.add(row)
+        row.state = state.value
+        row.reason = reason
+        row.changed_by = by
+        row.changed_at = datetime.now(UTC)
+        self.s.flush()
+        return _status(row)
+
+    def set_sensitive(self, artifact_id: str, sensitive: bool) -> ArtifactStatus:
+        row = self.s.get(ArtifactStatusRow, artifact_id)
+        if row is None:
+            row = ArtifactStatusRow(
+                artifact_id=artifact_id, state=LifecycleState.active.value, reason=""
+            )
+            self.s.add(row)
+        row.sensitive = sensitive
+        self.s.flush()
+        return _status(row)
+
+    # --- monitors -----------------------------------------------------------------------
+    def monitor(self, artifact_id: str) -> Monitor | None:
+        row = self.s.get(MonitorRow, artifact_id)
+        if row is None:
+            return None
+        return Monitor(
+            row.artifact_id, row.program, row.sha256, row.uploaded_by, as_utc(row.uploaded_at)
+        )
+
+    def set_monitor(self, monitor: Monitor) -> None:
+        self.s.merge(
+            MonitorRow(
+                artifact_id=monitor.artifact_id,
+                program=monitor.program,
+                sha256=monitor.sha256,
+                uploaded_by=monitor.uploaded_by,
+                uploaded_at=monitor.uploaded_at,
+            )
+        )
+        self.s.flush()
+
+    def delete_monitor(self, artifact_id: str) -> bool:
+        result = self.s.execute(delete(MonitorRow).where(MonitorRow.artifact_id == artifact_id))
+        return bool(getattr(result, "rowcount", 0))
+
+    # --- download history and interest ---------------------------------------------------
+    def add_download(self, event: DownloadEvent) -> None:
+        self.s.add(
+            DownloadEventRow(
+                artifact_id=event.artifact_id,
+                user_name=event.user_name,
+                at=event.at,
+                part=event.part[:1100],
+                allowed=event.allowed,
+                reason=event.reason,
+                exit_code=event.exit_code,
+                first_line=event.first_line,
+            )
+        )
+        self.s.flush()
+
+    def downloads(self, artifact_id: str | None = None, limit: int = 10000) -> list[DownloadEvent]:
+        stmt = select(DownloadEventRow)
+        if artifact_id is not None:
+            stmt = stmt.where(DownloadEventRow.artifact_id == artifact_id)
+        rows = self.s.scalars(stmt.order_by(DownloadEventRow.seq.desc()).limit(limit))
+        out = [
+            DownloadEvent(
+                r.artifact_id,
+                r.user_name,
+                as_utc(r.at),
+                r.part,
+                r.allowed,
+                r.reason,
+                r.exit_code,
+                r.first_line,
+            )
+            for r in rows
+        ]
+        out.reverse()
+        return out
+
+    def add_interest(self, events: Iterable[InterestEvent]) -> None:
+        self.s.add_all(
+            InterestEventRow(artifact_id=e.artifact_id, user_name=e.user_name, kind=e.kind, at=e.at)
+            for e in events
+        )
+        self.s.flush()
+
+    def interest(self, limit: int = 500_000) -> list[InterestEvent]:
+        rows = self.s.scalars(
+            select(InterestEventRow).order_by(InterestEventRow.seq.desc()).limit(limit)
+        )
+        out = [InterestEvent(r.artifact_id, r.user_name, r.kind, as_utc(r.at)) for r in rows]
+        out.reverse()
+        return out
