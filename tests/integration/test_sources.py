@@ -153,7 +153,7 @@ def test_github_snapshot_has_license_readme_tree_contributors_and_reviewed_pulls
 
 
 def test_pull_requests_are_bounded(upstream_env: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(github, "MAX_PULLS_ANONYMOUS", 5)
+    monkeypatch.setattr(github, "MAX_PULLS", 5)
     snap = fetch_snapshot("https://github.com/openai/whisper", "code", upstream_env)
     assert snap.github is not None
     assert len(snap.github.pulls) == 5 and snap.github.pulls_truncated

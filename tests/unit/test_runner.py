@@ -5,9 +5,9 @@ import time
 import pytest
 
 from tests.unit.metrics.builders import model, rate_input
-from tmr.domain.rating import METRIC_NAMES, SIZE_DEVICES, MetricResult, Rating
+from tmr.domain.rating import METRIC_NAMES, SIZE_DEVICES, MetricResult
 from tmr.metrics import net_score as net
-from tmr.metrics.runner import METRICS, explain, gate_failures, rate_model
+from tmr.metrics.runner import METRICS, explain, rate_model
 
 
 def fixed(name: str, score: float | dict[str, float], applicable: bool = True):
@@ -95,56 +95,6 @@ def test_real_metrics_rate_a_bare_model_without_errors():
     assert body["reviewedness"] == -1.0 and 0.0 <= body["net_score"] <= 1.0
 
 
-def _rating(**scores) -> Rating:
-    metrics = {n: MetricResult(name=n, score=0.9) for n in METRIC_NAMES}
-    metrics["size_score"] = MetricResult(name="size_score", score={d: 0.9 for d in SIZE_DEVICES})
-    for name, value in scores.items():
-        applicable = not (name == "reviewedness" and value == -1.0)
-        metrics[name] = MetricResult(name=name, score=value, applicable=applicable)
-    return Rating(name="m", net_score=0.9, net_score_latency=0.0, metrics=metrics)
-
-
-@pytest.mark.parametrize(
-    ("scores", "failures"),
-    [
-        ({}, []),
-        ({"license": 0.0, "bus_factor": 0.49}, [("bus_factor", 0.49), ("license", 0.0)]),
-        ({"reviewedness": -1.0}, []),
-        ({"reviewedness": 0.2}, [("reviewedness", 0.2)]),
-        (
-            {
-                "size_score": {
-                    "raspberry_pi": 0.0,
-                    "jetson_nano": 0.1,
-                    "desktop_pc": 0.6,
-                    "aws_server": 1.0,
-                }
-            },
-            [],
-        ),
-        ({"size_score": {d: 0.3 for d in SIZE_DEVICES}}, [("size_score", 0.3)]),
-        ({"code_quality": 0.5}, []),
-    ],
-    ids=[
-        "all-pass",
-        "two-fail",
-        "reviewedness-na",
-        "reviewedness-low",
-        "fits-some-device",
-        "fits-no-device",
-        "threshold-inclusive",
-    ],
-)
-def test_gate_failures(scores, failures):
-    assert sorted(gate_failures(_rating(**scores))) == sorted(failures)
-
-
-def test_gate_skips_not_applicable_tree_score():
-    rating = _rating()
-    rating.metrics["tree_score"] = MetricResult(name="tree_score", score=0.1, applicable=False)
-    assert gate_failures(rating) == []
-
-
 def test_explain_gives_score_summary_and_evidence_per_metric():
     rating = rate_model(rate_input(model(card_data={"license": "mit"})))
     body = explain(rating)
@@ -152,7 +102,6 @@ def test_explain_gives_score_summary_and_evidence_per_metric():
     lic = body["metrics"]["license"]
     assert lic["score"] == 1.0 and "MIT" in lic["summary"]
     assert lic["evidence"]["normalized"] == "MIT"
-    assert {"metric": "reproducibility", "score": 0.0} in body["gate_failures"]
 
 
 def test_every_recorded_model_rates_cleanly_and_serialises():
@@ -167,12 +116,3 @@ def test_every_recorded_model_rates_cleanly_and_serialises():
         body = json.loads(json.dumps(explain(rating)))
         assert 0.0 <= body["net_score"] <= 1.0
         assert set(rating.to_model_rating()) >= {"net_score", "tree_score_latency"}
-
-
-def test_lenient_gate_leaves_out_inconclusive_metrics():
-    rating = _rating()
-    rating.metrics["dataset_quality"] = MetricResult(
-        name="dataset_quality", score=0.0, inconclusive=True
-    )
-    assert gate_failures(rating) == [("dataset_quality", 0.0)]
-    assert gate_failures(rating, include_inconclusive=False) == []

@@ -41,7 +41,7 @@ def rate(registry: RegistryDep, user: UserDep, id: IdPath) -> dict[str, Any]:
     operation_id="ModelArtifactRateExplain",
 )
 def explain(registry: RegistryDep, user: UserDep, id: IdPath) -> dict[str, Any]:
-    body = explanation(stored_rating(registry, id)[1])
+    body = explanation(registry, id)
     service = ProtectionService(registry)
     _, status = service.status(id)
     body["lifecycle"] = {"state": status.state.value, "reason": status.reason}

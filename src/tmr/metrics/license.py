@@ -60,7 +60,8 @@ def compute(inp: RatingInput) -> MetricResult:
     return MetricResult(
         name=NAME,
         score=score,
-        inconclusive=license_id is None,
+        # No license is evidence, not a gap: nothing is granted (and the gate refuses it).
+        inconclusive=False,
         summary=f"License {license_id or 'missing'} (from {where}): {reason}.",
         evidence={
             "declared": license_id,

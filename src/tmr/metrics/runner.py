@@ -2,14 +2,8 @@
 
 The runner owns what metrics must not: timing (each metric's latency is measured here), failure
 isolation (an exception in one metric becomes an inconclusive, logged result, never a failed
-rating), the root-model rule of tree_score, the net score and the ingest-gate policy.
-
-Gate policy (``gate_failures``): every applicable metric must reach ``GATE_THRESHOLD``. Not
-applicable metrics (reviewedness -1, tree_score of a root model) are excluded. size_score fails
-only when the model fits no device at all (its best device is below the threshold): a model for
-servers is not untrustworthy because it does not fit a Raspberry Pi. Inconclusive metrics count
-with their fallback score by default: a model whose evidence is missing is not vetted
-(``include_inconclusive=False`` is the lenient variant for deployments that want it).
+rating), the root-model rule of tree_score and the net score. The ingest gate's policy is
+:mod:`tmr.metrics.gate`.
 """
 
 from __future__ import annotations
@@ -37,10 +31,9 @@ from tmr.metrics import (
 from tmr.metrics.inputs import RatingInput
 from tmr.metrics.net_score import net_score
 
-__all__ = ["RatingInput", "rate_model", "gate_failures", "explain", "METRICS", "GATE_THRESHOLD"]
+__all__ = ["RatingInput", "rate_model", "explain", "METRICS"]
 
 log = logging.getLogger(__name__)
-GATE_THRESHOLD = 0.5
 Metric = Callable[[RatingInput], MetricResult]
 METRICS: dict[str, Metric] = {
     "ramp_up_time": ramp_up_time.compute,
@@ -102,38 +95,12 @@ def rate_model(inp: RatingInput, metrics: dict[str, Metric] | None = None) -> Ra
     )
 
 
-def gate_failures(
-    rating: Rating, threshold: float = GATE_THRESHOLD, include_inconclusive: bool = True
-) -> list[tuple[str, float]]:
-    """(metric, score) of every applicable metric below the threshold; empty means accepted.
-
-    ``include_inconclusive=False`` is the lenient variant: metrics that could not be computed
-    (no dataset linked, no repository) are then left out instead of counting as failures.
-    """
-    failures: list[tuple[str, float]] = []
-    for name in METRIC_NAMES:
-        result = rating.metrics.get(name)
-        if result is None or not result.applicable:
-            continue
-        if result.inconclusive and not include_inconclusive:
-            continue
-        score = result.score
-        value = max(score.values()) if isinstance(score, dict) else float(score)
-        if name == "reviewedness" and value < 0:
-            continue
-        if value < threshold:
-            failures.append((name, round(value, 4)))
-    return failures
-
-
-def explain(rating: Rating, include_inconclusive: bool = True) -> dict[str, Any]:
-    """Per metric: score, why (summary), evidence, flags and latency, plus the net score and
-    the gate failures under the given policy."""
-    failures = gate_failures(rating, include_inconclusive=include_inconclusive)
+def explain(rating: Rating) -> dict[str, Any]:
+    """Per metric: score, why (summary), evidence, flags and latency, plus the net score (the
+    gate's verdict is added by whoever holds the gate policy: :mod:`tmr.metrics.gate`)."""
     return {
         "name": rating.name,
         "net_score": rating.net_score,
-        "gate_failures": [{"metric": n, "score": s} for n, s in failures],
         "metrics": {
             name: {
                 "score": r.score,

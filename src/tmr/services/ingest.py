@@ -164,19 +164,20 @@ class IngestService:
     def _rate_and_gate(self, prepared: Prepared) -> None:
         if prepared.type != ArtifactType.model:
             return
-        from tmr.services.rating import gate_failures, rate_snapshot
+        from tmr.services.rating import rate_snapshot
 
         prepared.rating = rate_snapshot(self.reg, prepared.snapshot, prepared.name)
-        gated = self.reg.settings.gate_enabled and prepared.snapshot.source == "huggingface"
-        failures = gate_failures(prepared.rating) if gated else []
-        if failures:
-            listing = ", ".join(f"{m}={v:.2f}" for m, v in failures)
-            self._audit_rejection(prepared, listing)
-            raise IngestRejected(
-                f"model {prepared.name!r} was not registered: the ingest gate needs every "
-                f"applicable metric >= 0.5, these failed: {listing}",
-                failed_metrics={m: v for m, v in failures},
-            )
+        decision = self.reg.gate.evaluate(prepared.rating, prepared.snapshot.source)
+        if decision.accepted:
+            return
+        self._audit_rejection(prepared, decision.listing)
+        raise IngestRejected(
+            f"model {prepared.name!r} was not registered: the ingest gate needs every "
+            f"applicable metric >= {self.reg.gate.threshold:g} and an identifiable license; "
+            f"it refused: {decision.listing}",
+            failed_metrics={f.metric: f.score for f in decision.failures},
+            reasons={f.metric: f.reason for f in decision.failures},
+        )
 
     def _audit_rejection(self, prepared: Prepared, listing: str) -> None:
         log.warning("ingest gate refused %s (%s): %s", prepared.name, prepared.url, listing)

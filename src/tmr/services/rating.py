@@ -45,17 +45,6 @@ def rate_snapshot(registry: Registry, snapshot: Snapshot, name: str) -> Rating:
     )
 
 
-# The registry's gate policy: an inconclusive metric (no data to judge) is not evidence of
-# failure, so the gate weighs only what could be measured; the rating itself still shows the gap.
-GATE_INCLUDES_INCONCLUSIVE = False
-
-
-def gate_failures(rating: Rating) -> list[tuple[str, float]]:
-    from tmr.metrics.runner import gate_failures as failures
-
-    return failures(rating, include_inconclusive=GATE_INCLUDES_INCONCLUSIVE)
-
-
 def stored_rating(registry: Registry, artifact_id: str) -> tuple[Artifact, Rating]:
     """The model and its stored rating (404 for an unknown id, a non-model, or no rating)."""
     with registry.db.read() as s:
@@ -69,8 +58,22 @@ def stored_rating(registry: Registry, artifact_id: str) -> tuple[Artifact, Ratin
     return artifact, Rating.model_validate(stored[1])
 
 
-def explanation(rating: Rating) -> dict[str, Any]:
-    """Evidence behind every metric, with the gate failures as this registry's gate sees them."""
+def explanation(registry: Registry, artifact_id: str) -> dict[str, Any]:
+    """Evidence behind every metric, with the gate's decision exactly as ingestion makes it."""
     from tmr.metrics.runner import explain
 
-    return explain(rating, include_inconclusive=GATE_INCLUDES_INCONCLUSIVE)
+    artifact, rating = stored_rating(registry, artifact_id)
+    with registry.db.read() as s:
+        source = ArtifactRepository(s).source(artifact_id) or "huggingface"
+    decision = registry.gate.evaluate(rating, source)
+    body = explain(rating)
+    body["gate"] = {
+        **registry.gate.describe(),
+        "applies": decision.enabled,
+        "accepted": decision.accepted,
+        "would_accept": not decision.failures,
+    }
+    body["gate_failures"] = [
+        {"metric": f.metric, "score": f.score, "reason": f.reason} for f in decision.failures
+    ]
+    return body

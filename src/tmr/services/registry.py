@@ -13,6 +13,7 @@ from pathlib import Path
 
 from tmr.config import Settings
 from tmr.domain.snapshot import Snapshot
+from tmr.metrics.gate import GatePolicy
 from tmr.services.activity import ActivityLog
 from tmr.services.auth import AuthService
 from tmr.storage.blobs import BlobStore, open_blob_store
@@ -45,6 +46,11 @@ class Registry:
     fetch_snapshot: FetchSnapshot = _default_fetch
     download_file: DownloadFile = _default_download
     started_at: float = field(default_factory=time.time)
+
+    @property
+    def gate(self) -> GatePolicy:
+        """The ingest gate's policy, built from the settings (cheap, and never out of step)."""
+        return GatePolicy.from_settings(self.settings)
 
     @property
     def work_dir(self) -> Path:

@@ -202,6 +202,9 @@ class ArtifactRepository:
         rows = self.s.scalars(stmt.order_by(ArtifactRow.seq))
         return [to_artifact(r) for r in rows if _same_repo(r.hub_key or "", key)]
 
+    def source(self, artifact_id: str) -> str | None:
+        return self.s.scalar(select(ArtifactRow.source).where(ArtifactRow.id == artifact_id))
+
     def hub_key(self, artifact_id: str) -> str | None:
         return self.s.scalar(select(ArtifactRow.hub_key).where(ArtifactRow.id == artifact_id))
 
