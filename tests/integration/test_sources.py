@@ -119,6 +119,7 @@ def test_github_snapshot_has_license_readme_tree_contributors_and_reviewed_pulls
     upstream_env: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(github, "PER_PAGE", 7)  # force several pages through Link headers
+    monkeypatch.setattr(github, "MAX_PULLS", 100)  # a sample large enough for every merged PR
     with_token = upstream_env.model_copy(update={"github_token": "ghp_replay"})
     snap = fetch_snapshot("https://github.com/google-research/bert.git", "code", with_token)
     gh = snap.github
