@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
@@ -25,7 +28,18 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     settings = settings or load_settings()
     configure_logging(settings.log_level, settings.log_file)
     registry = registry or build_registry(settings)
-    app = FastAPI(title="Trustworthy Model Registry", version=__version__, description=DESCRIPTION)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        registry.activity.close()  # write this replica's last request records
+
+    app = FastAPI(
+        title="Trustworthy Model Registry",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
     app.state.registry = registry
     install_error_handlers(app)
     for module in (health, auth, artifacts, models, uploads, downloads, protections):

@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     monitor_program_max_bytes: int = Field(
         default=256 * 1024, alias="TMR_MONITOR_PROGRAM_MAX_BYTES"
     )
+    activity_flush_seconds: float = Field(default=1.0, gt=0, alias="TMR_ACTIVITY_FLUSH_SECONDS")
 
     @property
     def resolved_database_url(self) -> str:

@@ -12,6 +12,7 @@ import contextlib
 import json
 import re
 import threading
+import time
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -45,6 +46,9 @@ class ReplayHandler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         self.query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         self.server.owner.record(method, self.path)
+        delay = self.server.owner.delay_for(parts.path)
+        if delay:
+            time.sleep(delay)
         if method == "POST":
             length = int(self.headers.get("Content-Length") or 0)
             self.body = self.rfile.read(length) if length else b""
@@ -119,6 +123,8 @@ class ReplayServer:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.requests: list[tuple[str, str]] = []
+        # path prefix -> seconds to wait before answering (a slow upstream, for overlap tests)
+        self.delays: dict[str, float] = {}
 
     @property
     def port(self) -> int:
@@ -135,6 +141,9 @@ class ReplayServer:
     def record(self, method: str, path: str) -> None:
         with self._lock:
             self.requests.append((method, path))
+
+    def delay_for(self, path: str) -> float:
+        return max((d for p, d in list(self.delays.items()) if path.startswith(p)), default=0.0)
 
     def start(self) -> ReplayServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)

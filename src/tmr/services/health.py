@@ -67,6 +67,7 @@ def components(registry: Registry, window_minutes: int, include_timeline: bool) 
     api = _latency_stats(records)
     api_metrics: dict[str, Any] = dict(api)
     api_metrics["unique_clients"] = len({r.client for r in records if r.client})
+    api_metrics["replicas"] = len({r.replica for r in records if r.replica})
     for route, n in per_route.most_common(25):
         api_metrics[f"route {route}"] = n
     out = [

@@ -66,4 +66,5 @@ def build_registry(settings: Settings) -> Registry:
     blobs = open_blob_store(settings.resolved_blob_url, settings)
     auth = AuthService(db, settings)
     auth.ensure_default_admin()
-    return Registry(settings=settings, db=db, blobs=blobs, auth=auth)
+    activity = ActivityLog(db, flush_seconds=settings.activity_flush_seconds)
+    return Registry(settings=settings, db=db, blobs=blobs, auth=auth, activity=activity)

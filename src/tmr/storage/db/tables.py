@@ -210,3 +210,31 @@ class InterestEventRow(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
     __table_args__ = (Index("ix_interest_events_artifact_seq", "artifact_id", "seq"),)
+
+
+class RequestActivityRow(Base):
+    """One served request, written in batches by every API process (shared health figures)."""
+
+    __tablename__ = "request_activity"
+
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    at: Mapped[float] = mapped_column(Float, nullable=False)
+    replica: Mapped[str] = mapped_column(String(64), nullable=False)
+    method: Mapped[str] = mapped_column(String(8), nullable=False)
+    route: Mapped[str] = mapped_column(String(256), nullable=False)
+    status: Mapped[int] = mapped_column(Integer, nullable=False)
+    latency_ms: Mapped[float] = mapped_column(Float, nullable=False)
+    artifact_type: Mapped[str | None] = mapped_column(String(16))
+    client: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (Index("ix_request_activity_at", "at"),)
+
+
+class LeaseRow(Base):
+    """A named lease held by one process until ``expires_at`` (epoch seconds) unless renewed."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64), nullable=False)
+    expires_at: Mapped[float] = mapped_column(Float, nullable=False)
