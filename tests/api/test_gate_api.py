@@ -103,7 +103,7 @@ def test_explain_reports_exactly_the_refusal_ingest_gives(replay_app, make_setti
     with replay_app() as c:  # same data dir, gate on
         auth = {"X-Authorization": login(c)}
         explained = c.get(f"/artifact/model/{aid}/rate/explain", headers=auth).json()
-        refused = c.post("/artifact/model", headers=auth, json={"url": TINY})
+        refused = c.post("/artifact/model", headers=auth, json={"url": TINY, "name": "again"})
         assert refused.status_code == 424
         details = refused.json()["details"]
         assert explained["gate"]["applies"] and not explained["gate"]["accepted"]
@@ -149,3 +149,21 @@ def test_the_verdict_does_not_depend_on_github_token(
         )
     assert pulls[0] == pulls[1] and pulls[0]
     assert decisions[0] == decisions[1]
+
+
+def test_the_same_type_url_and_name_again_is_409_with_the_existing_id(replay_app):
+    with replay_app(ingest_gate="off") as c:
+        auth = {"X-Authorization": login(c)}
+        first = c.post("/artifact/model", headers=auth, json={"url": TINY})
+        assert first.status_code == 201
+        aid = first.json()["metadata"]["id"]
+        again = c.post("/artifact/model", headers=auth, json={"url": TINY})
+        assert again.status_code == 409
+        body = again.json()
+        assert body["details"]["existing_id"] == aid and "exists already" in body["message"]
+        named = c.post("/artifact/model", headers=auth, json={"url": TINY, "name": "Tiny-LLM"})
+        assert named.status_code == 409 and named.json()["details"]["existing_id"] == aid
+        other = c.post("/artifact/model", headers=auth, json={"url": TINY, "name": "tiny-copy"})
+        assert other.status_code == 201 and other.json()["metadata"]["id"] != aid
+        as_code = c.post("/artifact/code", headers=auth, json={"url": TINY})
+        assert as_code.status_code == 201  # another type is another artifact

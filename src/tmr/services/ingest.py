@@ -23,7 +23,7 @@ from tmr.domain.artifact import Artifact, ArtifactType, AuditAction, AuditEntry,
 from tmr.domain.protections import FileScan
 from tmr.domain.rating import Rating
 from tmr.domain.snapshot import Snapshot
-from tmr.errors import BadRequest, IngestRejected, NotFound, TmrError
+from tmr.errors import BadRequest, Conflict, IngestRejected, NotFound, TmrError
 from tmr.services.keys import hub_key_from_url, new_artifact_id, parent_key
 from tmr.services.protections import ProtectionService, scan_local_files, store_scans
 from tmr.services.registry import Registry
@@ -54,6 +54,7 @@ class Prepared:
     rating: Rating | None = None
     sensitive: bool = False  # a model whose downloads its monitoring program must approve
     monitor: str | None = None  # that JavaScript program, when given at registration
+    unique: bool = False  # refuse (409) a second artifact of the same type, URL and name
 
 
 def derive_name(url: str, snapshot: Snapshot | None = None) -> str:
@@ -111,8 +112,14 @@ class IngestService:
     ) -> Artifact:
         if sensitive and type_ != ArtifactType.model:
             raise BadRequest("only models can be sensitive")
+        if name is not None:
+            self._refuse_duplicate(type_, url, name)  # before any upstream traffic
         snapshot = self.reg.fetch_snapshot(url, type_.value, self.reg.settings)
-        prepared = self._prepare(type_, name or derive_name(url, snapshot), url, snapshot)
+        if name is None:
+            name = derive_name(url, snapshot)
+            self._refuse_duplicate(type_, url, name)
+        prepared = self._prepare(type_, name, url, snapshot)
+        prepared.unique = True
         prepared.sensitive = sensitive
         try:
             self._prefetch_small_files(prepared)
@@ -145,6 +152,10 @@ class IngestService:
             self._discard_local(prepared)
 
     # --- steps --------------------------------------------------------------------------
+    def _refuse_duplicate(self, type_: ArtifactType, url: str, name: str) -> None:
+        with self.reg.db.read() as s:
+            _refuse_duplicate_in(ArtifactRepository(s), type_, url, name)
+
     def _prepare(self, type_: ArtifactType, name: str, url: str, snapshot: Snapshot) -> Prepared:
         files = [
             StoredFile(f.path, f.size, f.sha256, classify(f.path), None) for f in snapshot.files
@@ -268,6 +279,8 @@ class IngestService:
         try:
             with self.reg.db.transaction() as s:
                 repo = ArtifactRepository(s)
+                if prepared.unique:
+                    _refuse_duplicate_in(repo, prepared.type, prepared.url, prepared.name)
                 repo.add(
                     artifact,
                     source=prepared.snapshot.source,
@@ -349,3 +362,16 @@ class IngestService:
         repo.set_parents(artifact_id, parents)
         if prepared.rating is not None:
             repo.set_rating(artifact_id, prepared.rating.net_score, prepared.rating.model_dump())
+
+
+def _refuse_duplicate_in(
+    repo: ArtifactRepository, type_: ArtifactType, url: str, name: str
+) -> None:
+    """409 when an artifact of this type, URL and name exists already (another name is fine)."""
+    existing = repo.find_duplicate(type_, url, name)
+    if existing is not None:
+        raise Conflict(
+            f"Artifact exists already: {type_.value} {name!r} from {url} is artifact "
+            f"{existing.id}; register it under another name to keep a second copy.",
+            existing_id=existing.id,
+        )

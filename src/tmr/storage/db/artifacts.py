@@ -183,6 +183,18 @@ class ArtifactRepository:
             stmt = stmt.where(ArtifactRow.type == type_.value)
         return [to_artifact(r) for r in self.s.scalars(stmt.order_by(ArtifactRow.seq))]
 
+    def find_duplicate(self, type_: ArtifactType, url: str, name: str) -> Artifact | None:
+        """The first artifact of this type registered from ``url`` under ``name``, if any."""
+        row = self.s.scalar(
+            select(ArtifactRow)
+            .where(
+                ArtifactRow.type == type_.value, ArtifactRow.url == url, ArtifactRow.name == name
+            )
+            .order_by(ArtifactRow.seq)
+            .limit(1)
+        )
+        return to_artifact(row) if row else None
+
     def find_by_hub_keys(self, keys: Sequence[str]) -> list[tuple[Artifact, str]]:
         if not keys:
             return []
