@@ -224,3 +224,32 @@ def registry_files(registry, aid):  # type: ignore[no-untyped-def]
 
     with registry.db.read() as s:
         return ArtifactRepository(s).files(aid)
+
+
+def test_package_confusion_audit_endpoint_finds_a_lookalike_with_bot_downloads(client, auth):
+    """Real traffic through the API: six users search for, view and download the original;
+    an attacker uploads a look-alike and a bot downloads it in a burst without searching."""
+    original = upload(client, auth, "model", name="acme-vision")["metadata"]
+    for i in range(6):
+        user = _user(client, auth, f"user{i}")
+        assert client.get("/artifact/byName/acme-vision", headers=user).status_code == 200
+        assert client.get(f"/artifacts/model/{original['id']}", headers=user).status_code == 200
+        assert client.get(f"/download/{original['id']}", headers=user).status_code == 200
+    attacker = _user(client, auth, "mallory")
+    fake = upload(client, attacker, "model", name="acme-visi0n")["metadata"]
+    bot = _user(client, auth, "botty")
+    for _ in range(12):
+        assert client.get(f"/download/{fake['id']}", headers=bot).status_code == 200
+    r = client.get("/artifacts/PackageConfusionAudit", headers=auth)
+    assert r.status_code == 200
+    body = r.json()
+    assert body["threshold"] == 0.5
+    (finding,) = body["findings"]
+    assert finding["artifact"]["id"] == fake["id"]
+    assert finding["looks_like"]["id"] == original["id"]
+    assert finding["score"] >= 0.5
+    reasons = " | ".join(finding["reasons"])
+    assert "acme-vision" in reasons and "never preceded by a search" in reasons
+    assert (
+        client.get("/artifacts/PackageConfusionAudit?threshold=2", headers=auth).status_code == 400
+    )

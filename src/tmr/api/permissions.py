@@ -80,6 +80,7 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
     ("GET", f"{_MODEL}/lineage"): SEARCH,
     ("POST", f"{_MODEL}/license-check"): SEARCH,
     # protections: lifecycle, sensitive models and monitors, download history (issue 9)
+    ("GET", "/artifacts/PackageConfusionAudit"): SEARCH,
     ("GET", f"{_ONE}/lifecycle"): SEARCH,
     ("PUT", f"{_ONE}/lifecycle"): UPLOAD,
     ("GET", f"{_ONE}/downloads"): SEARCH,

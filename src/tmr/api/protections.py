@@ -7,15 +7,18 @@ a scan or a program needs a token; the download history is for the owner and adm
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from tmr.api import protection_schemas as ps
 from tmr.api.artifacts import IdPath, TypePath
 from tmr.api.deps import RegistryDep, UserDep
+from tmr.api.schemas import ArtifactMetadata
 from tmr.domain.artifact import ArtifactType
 from tmr.domain.protections import FileScan, LifecycleState
 from tmr.errors import NotFound
-from tmr.services.protections import ProtectionService
+from tmr.services.protections import ProtectionService, confusion_audit
 
 router = APIRouter(tags=["protections"])
 
@@ -198,3 +201,43 @@ def download_history(
         )
         for e in service.history(id, user)
     ]
+
+
+@router.get(
+    "/artifacts/PackageConfusionAudit",
+    response_model=ps.ConfusionAudit,
+    responses={400: {}, 403: {}},
+    summary="Artifacts that look like malicious look-alikes of popular ones, with score and "
+    "reasons.",
+    description=(
+        "Signals: name similarity to a popular artifact (UTS #39 confusable skeletons, case, "
+        "separator and digit swaps, added words such as -official or -v2, the original's owner "
+        "folded in, edit distance), popularity asymmetry (new and little searched while the "
+        "original is popular) and bot-inflated downloads (few accounts, regular intervals, "
+        "bursts, downloads never preceded by a search or a view). Only artifacts scoring at "
+        "least `threshold` are listed, highest first."
+    ),
+    operation_id="PackageConfusionAudit",
+)
+def package_confusion_audit(
+    registry: RegistryDep,
+    user: UserDep,
+    threshold: Annotated[float, Query(ge=0.0, le=1.0)] = 0.5,
+) -> ps.ConfusionAudit:
+    results = confusion_audit(registry, threshold)
+    return ps.ConfusionAudit(
+        threshold=threshold,
+        findings=[
+            ps.ConfusionFinding(
+                artifact=ArtifactMetadata(name=r.name, id=r.artifact_id, type=ArtifactType(r.type)),
+                score=r.score,
+                looks_like=ArtifactMetadata(
+                    name=r.looks_like[1], id=r.looks_like[0], type=ArtifactType(r.looks_like[2])
+                )
+                if r.looks_like
+                else None,
+                reasons=r.reasons,
+            )
+            for r in results
+        ],
+    )

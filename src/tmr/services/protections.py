@@ -516,3 +516,55 @@ def interest_buffer(registry: Registry) -> InterestBuffer:
         if buf is None or buf.reg is not registry:
             buf = _buffers[id(registry)] = InterestBuffer(registry)
         return buf
+
+
+# --- the package-confusion audit ---------------------------------------------------------------
+def confusion_audit(registry: Registry, threshold: float) -> list[ConfusionResult]:
+    """Artifacts that look like malicious look-alikes of popular ones, highest score first,
+    from the recorded downloads (per account, over time) and search/view appearances."""
+    from tmr.safety import confusion
+
+    interest_buffer(registry).flush()
+    with registry.db.read() as s:
+        repo = ProtectionRepository(s)
+        index = repo.artifact_index()
+        downloads = [d for d in repo.downloads(limit=500_000) if d.allowed]
+        seen = repo.interest()
+    entries = [
+        confusion.Entry(aid, name, type_, created, owner, _hub_owner(hub_key))
+        for aid, name, type_, created, owner, hub_key in index
+    ]
+    found = confusion.audit(
+        entries,
+        [confusion.Download(d.artifact_id, d.user_name, d.at) for d in downloads],
+        [confusion.Seen(e.artifact_id, e.user_name, e.at) for e in seen],
+        threshold,
+    )
+    return [
+        ConfusionResult(
+            f.artifact.id,
+            f.artifact.name,
+            f.artifact.type,
+            f.score,
+            (f.looks_like.id, f.looks_like.name, f.looks_like.type) if f.looks_like else None,
+            f.reasons,
+        )
+        for f in found
+    ]
+
+
+@dataclass(frozen=True)
+class ConfusionResult:
+    artifact_id: str
+    name: str
+    type: str
+    score: float
+    looks_like: tuple[str, str, str] | None  # id, name, type
+    reasons: list[str]
+
+
+def _hub_owner(hub_key: str | None) -> str | None:
+    if not hub_key:
+        return None
+    parts = hub_key.removeprefix("datasets/").removeprefix("github/").split("/")
+    return parts[0] if len(parts) >= 2 else None

@@ -20,6 +20,7 @@ from tmr.domain.protections import (
 )
 from tmr.storage.db.artifacts import as_utc
 from tmr.storage.db.tables import (
+    ArtifactRow,
     ArtifactStatusRow,
     DownloadEventRow,
     FileScanRow,
@@ -179,6 +180,20 @@ class ProtectionRepository:
             for e in events
         )
         self.s.flush()
+
+    def artifact_index(self) -> list[tuple[str, str, str, datetime, str | None, str | None]]:
+        """(id, name, type, created_at, created_by, hub_key) of every artifact."""
+        rows = self.s.execute(
+            select(
+                ArtifactRow.id,
+                ArtifactRow.name,
+                ArtifactRow.type,
+                ArtifactRow.created_at,
+                ArtifactRow.created_by,
+                ArtifactRow.hub_key,
+            ).order_by(ArtifactRow.seq)
+        )
+        return [(a, n, t, as_utc(c), b, h) for a, n, t, c, b, h in rows]
 
     def interest(self, limit: int = 500_000) -> list[InterestEvent]:
         rows = self.s.scalars(
