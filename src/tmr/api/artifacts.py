@@ -55,9 +55,8 @@ def record_security(registry: Registry, user: User, a: Artifact) -> dict[str, ob
     the record counts as a view for the package-confusion audit."""
     service = ProtectionService(registry)
     service.record_interest(user, [a], "view")
-    _, status = service.status(a.id)
-    scans = service.scans(a.id)
-    warnings = [w.text() for w in service.warnings_for(a.id)]
+    status, scans, ancestors = service.record_view(a.id)
+    warnings = [w.text() for w in ancestors]
     if status.state.value == "active" and not status.sensitive and not scans and not warnings:
         return None
     return {

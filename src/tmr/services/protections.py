@@ -259,6 +259,20 @@ class ProtectionService:
                 out[aid] = entry
         return out
 
+    def record_view(
+        self, artifact_id: str
+    ) -> tuple[ArtifactStatus, list[FileScan], list[AncestorWarning]]:
+        """Status, scans and ancestor warnings of one artifact, in one read."""
+        with self.reg.db.read() as s:
+            repo = ProtectionRepository(s)
+            status = repo.status(artifact_id)
+            scans = repo.scans(artifact_id)
+            flagged = repo.not_active()
+            warnings = (
+                self._descendant_warnings(s, flagged).get(artifact_id, []) if flagged else []
+            )
+        return status, scans, warnings
+
     def warnings_for(self, artifact_id: str) -> list[AncestorWarning]:
         with self.reg.db.read() as s:
             flagged = ProtectionRepository(s).not_active()
