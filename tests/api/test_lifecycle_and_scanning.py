@@ -260,3 +260,43 @@ def test_package_confusion_audit_endpoint_finds_a_lookalike_with_bot_downloads(c
     assert (
         client.get("/artifacts/PackageConfusionAudit?threshold=2", headers=auth).status_code == 400
     )
+
+
+def test_a_quarantined_linked_dataset_blocks_the_models_datasets_part(
+    make_settings, hf_replay, github_replay
+):
+    from fastapi.testclient import TestClient
+
+    from tmr.app import create_app
+
+    settings = make_settings(
+        hf_endpoint=hf_replay,
+        github_api_url=github_replay,
+        allow_private_upstream=True,
+        ingest_gate="off",
+    )
+    with TestClient(create_app(settings)) as c:
+        auth = {"X-Authorization": login(c)}
+        hf = "https://huggingface.co"
+        ds = c.post(
+            "/artifact/dataset", headers=auth, json={"url": f"{hf}/datasets/bookcorpus/bookcorpus"}
+        ).json()["metadata"]
+        bert = c.post(
+            "/artifact/model", headers=auth, json={"url": f"{hf}/google-bert/bert-base-uncased"}
+        ).json()["metadata"]
+        part = c.get(f"/download/{bert['id']}", params={"part": "datasets"}, headers=auth)
+        assert part.status_code == 200
+        names = zipfile.ZipFile(io.BytesIO(part.content)).namelist()
+        assert any(n.startswith("datasets/bookcorpus/") for n in names), names
+        r = c.put(
+            f"/artifact/dataset/{ds['id']}/lifecycle",
+            headers=auth,
+            json={"state": "quarantined", "reason": "contains personal data"},
+        )
+        assert r.status_code == 200
+        part = c.get(f"/download/{bert['id']}", params={"part": "datasets"}, headers=auth)
+        assert part.status_code == 423
+        assert "bookcorpus" in part.json()["message"]
+        assert "contains personal data" in part.json()["message"]
+        card = c.get(f"/download/{bert['id']}", params={"part": "card"}, headers=auth)
+        assert card.status_code == 200

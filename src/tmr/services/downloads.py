@@ -84,8 +84,14 @@ class DownloadService:
     def plan(self, artifact_id: str, part: str, user: User, *, head: bool = False) -> DownloadPlan:
         """The files of a bundle or part, after the download gate allowed ``user`` to have them."""
         plan = self._plan(artifact_id, part)
+        linked = list({b.owner.id: b.owner for b in plan.files}.values())
         gate = DownloadGate(self.reg).check(
-            plan.artifact, user, f"part={part}", lambda dest: self._write_zip(plan, dest), head=head
+            plan.artifact,
+            user,
+            f"part={part}",
+            lambda dest: self._write_zip(plan, dest),
+            head=head,
+            linked=linked,
         )
         return DownloadPlan(plan.artifact, plan.part, plan.files, plan.manifest, gate)
 

@@ -377,17 +377,31 @@ class DownloadGate:
         write_zip: WriteZip,
         *,
         head: bool = False,
+        linked: Sequence[Artifact] = (),
     ) -> GateResult:
         """Allow or refuse one download of ``artifact`` by ``user``; raises when refused.
 
         ``write_zip(dest)`` writes the exact bytes to be served, as a zip, to ``dest``; it is
         only called for a sensitive model with a monitor. HEAD requests are refused for a
         quarantined artifact but run no monitor and are not recorded (no bytes are served).
+        ``linked``: other artifacts whose files are in the download (a model's datasets/code
+        parts); a quarantined one refuses the download too.
         """
         with self.reg.db.read() as s:
             repo = ProtectionRepository(s)
             status = repo.status(artifact.id)
             monitor = repo.monitor(artifact.id) if status.sensitive else None
+            others = repo.statuses([a.id for a in linked if a.id != artifact.id])
+        for other in linked:
+            st = others.get(other.id)
+            if st is not None and st.state == LifecycleState.quarantined:
+                if not head:
+                    self._record(artifact, user, what, False, f"{other.name} quarantined")
+                raise ArtifactQuarantined(
+                    f"the download of {artifact.name!r} includes {other.type.value} "
+                    f"{other.name!r} ({other.id}), which is quarantined: {st.reason}",
+                    reason=st.reason,
+                )
         if status.state == LifecycleState.quarantined:
             if not head:
                 self._record(artifact, user, what, False, f"quarantined: {status.reason}")
