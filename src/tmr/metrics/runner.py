@@ -31,7 +31,7 @@ from tmr.metrics import (
 from tmr.metrics.inputs import RatingInput
 from tmr.metrics.net_score import net_score
 
-__all__ = ["RatingInput", "rate_model", "explain", "METRICS"]
+__all__ = ["RatingInput", "rate_model", "with_parents", "explain", "METRICS"]
 
 log = logging.getLogger(__name__)
 Metric = Callable[[RatingInput], MetricResult]
@@ -84,15 +84,35 @@ def rate_model(inp: RatingInput, metrics: dict[str, Metric] | None = None) -> Ra
             results[name] = MetricResult(
                 name=name, score=_fallback(name), inconclusive=True, summary="Metric not computed."
             )
+    _settle_tree(results)
+    return Rating(
+        name=inp.name,
+        net_score=net_score(results),
+        net_score_latency=time.perf_counter() - start,
+        metrics=results,
+    )
+
+
+def _settle_tree(results: dict[str, MetricResult]) -> None:
+    """The root-model rule: a model without rated parents is its own lineage."""
     tree = results["tree_score"]
     if not tree.applicable:
-        own = net_score(results, exclude=("tree_score",))
-        tree.score = own
+        tree.score = net_score(results, exclude=("tree_score",))
         tree.evidence["stands_in"] = "own net score without tree_score"
-    net = net_score(results)
-    return Rating(
-        name=inp.name, net_score=net, net_score_latency=time.perf_counter() - start, metrics=results
-    )
+
+
+def with_parents(rating: Rating, parent_scores: list[float]) -> Rating:
+    """``rating`` with tree_score and the net score recomputed from the parents' current net
+    scores (everything else as stored); the stored rating is not changed."""
+    results = {n: r.model_copy(deep=True) for n, r in rating.metrics.items()}
+    old = results.get("tree_score")
+    declared = [str(p) for p in (old.evidence.get("parents") or [])] if old else []
+    tree = tree_score.from_parents(declared, parent_scores)
+    tree.name = "tree_score"
+    tree.latency_seconds = old.latency_seconds if old else 0.0
+    results["tree_score"] = tree
+    _settle_tree(results)
+    return rating.model_copy(update={"metrics": results, "net_score": net_score(results)})
 
 
 def explain(rating: Rating) -> dict[str, Any]:

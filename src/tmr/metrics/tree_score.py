@@ -3,7 +3,10 @@
 Motivation: a fine-tune inherits its base model's data, license and flaws; a model built on
 poorly rated parents deserves less trust than its own card suggests.
 Method: the caller resolves lineage in the registry and passes the parents' net scores
-(``RatingInput.parent_scores``); the score is their mean.
+(``RatingInput.parent_scores``); the score is their mean. The registry recomputes it whenever a
+rating is read (``tmr.metrics.runner.with_parents`` over the parents registered at that moment,
+their own ratings brought up to date the same way), so it never goes stale when a parent or an
+ancestor is registered, re-rated or deleted later.
 Outcome: the mean in [0, 1]. A root model (no parent declared), or one whose declared parents are
 not in the registry, has no lineage to judge: the metric is then not applicable
 (``applicable=False``, so it cannot fail the ingest gate and carries no weight in the net score)
@@ -20,8 +23,12 @@ NAME = "tree_score"
 
 
 def compute(inp: RatingInput) -> MetricResult:
-    declared = [p.name for p in inp.snapshot.parents]
-    scores = [min(1.0, max(0.0, float(s))) for s in inp.parent_scores]
+    return from_parents([p.name for p in inp.snapshot.parents], inp.parent_scores)
+
+
+def from_parents(declared: list[str], parent_scores: list[float]) -> MetricResult:
+    """The metric from the declared parents and the net scores of those in the registry."""
+    scores = [min(1.0, max(0.0, float(s))) for s in parent_scores]
     if scores:
         mean = round(sum(scores) / len(scores), 4)
         return MetricResult(
