@@ -50,25 +50,33 @@ def test_health_figures_are_the_same_whichever_replica_answers(backend, make_set
         app.state.registry.db.dispose()
 
 
-def test_activity_is_written_at_shutdown_and_pruned(make_settings):
+def test_activity_is_written_at_shutdown_and_pruned(make_settings, monkeypatch):
     from tmr.domain.activity import RequestRecord
+    from tmr.services import activity
     from tmr.services.activity import ActivityLog
     from tmr.storage.db.engine import Database
     from tmr.storage.db.migrate import upgrade
 
+    monkeypatch.setattr(activity, "PRUNE_EVERY_SECONDS", 0.0)
     settings = make_settings()
     settings.data_dir.mkdir(parents=True)
     db = Database(settings.resolved_database_url)
     upgrade(db.engine)
     log = ActivityLog(db, flush_seconds=3600, max_entries=3)
     now = time.time()
-    for i in range(5):
-        log.record(RequestRecord(now, "GET", f"/r{i}", 200, 1.0, None, None))
     log.record(RequestRecord(now - 90_000, "GET", "/old", 200, 1.0, None, None))
-    log.close()  # the timer never fired: close writes the batch (and prunes)
+    for batch in range(3):
+        for i in range(2):
+            log.record(RequestRecord(now, "GET", f"/r{batch}{i}", 200, 1.0, None, None))
+        if batch < 2:
+            log.flush()
+    log.close()  # the timer never fired: close writes the last batch (and prunes)
     other = ActivityLog(db)
     routes = [r.route for r in other.window(24 * 60)]
-    assert routes == ["/r2", "/r3", "/r4"]  # the newest 3; the day-old one is gone
+    # the newest 3 records lie in the last two batches; the first batch (and the day-old
+    # record in it) is gone
+    assert routes == ["/r10", "/r11", "/r20", "/r21"]
+    assert {r.replica for r in other.window(24 * 60)} == {log.replica}
     db.dispose()
 
 

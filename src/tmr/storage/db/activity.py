@@ -1,64 +1,64 @@
-"""Repository for request activity: the rows every API process appends in batches."""
+"""Repository for request activity: one row per flushed batch of one API process."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from tmr.domain.activity import RequestRecord
-from tmr.storage.db.tables import RequestActivityRow
-
-_COLUMNS = (
-    RequestActivityRow.at,
-    RequestActivityRow.method,
-    RequestActivityRow.route,
-    RequestActivityRow.status,
-    RequestActivityRow.latency_ms,
-    RequestActivityRow.artifact_type,
-    RequestActivityRow.client,
-    RequestActivityRow.replica,
-)
+from tmr.storage.db.tables import ActivityBatchRow
 
 
 class ActivityRepository:
     def __init__(self, session: Session) -> None:
         self.s = session
 
-    def append(self, records: Sequence[RequestRecord]) -> None:
+    def append(self, replica: str, records: Sequence[RequestRecord]) -> None:
         if not records:
             return
+        packed = [
+            [r.at, r.method, r.route, r.status, round(r.latency_ms, 3), r.artifact_type, r.client]
+            for r in records
+        ]
         self.s.execute(
-            insert(RequestActivityRow),
-            [
-                {
-                    "at": r.at,
-                    "replica": r.replica[:64],
-                    "method": r.method[:8],
-                    "route": r.route[:256],
-                    "status": r.status,
-                    "latency_ms": r.latency_ms,
-                    "artifact_type": r.artifact_type,
-                    "client": (r.client or None) and r.client[:64],
-                }
-                for r in records
-            ],
+            insert(ActivityBatchRow).values(
+                replica=replica[:64],
+                first_at=min(r.at for r in records),
+                last_at=max(r.at for r in records),
+                count=len(records),
+                records=json.dumps(packed, separators=(",", ":")),
+            )
         )
 
     def since(self, cutoff: float) -> list[RequestRecord]:
         rows = self.s.execute(
-            select(*_COLUMNS).where(RequestActivityRow.at >= cutoff).order_by(
-                RequestActivityRow.seq
-            )
+            select(ActivityBatchRow.replica, ActivityBatchRow.records)
+            .where(ActivityBatchRow.last_at >= cutoff)
+            .order_by(ActivityBatchRow.seq)
         )
-        return [RequestRecord(*row) for row in rows]
+        out: list[RequestRecord] = []
+        for replica, records in rows:
+            out += [
+                RequestRecord(at, method, route, status, latency, kind, client, replica)
+                for at, method, route, status, latency, kind, client in json.loads(records)
+                if at >= cutoff
+            ]
+        return out
 
-    def prune(self, cutoff: float, keep_rows: int) -> None:
-        """Drop rows older than ``cutoff`` and all but the newest ``keep_rows``."""
-        self.s.execute(delete(RequestActivityRow).where(RequestActivityRow.at < cutoff))
-        newest = self.s.scalar(select(func.max(RequestActivityRow.seq)))
-        if newest is not None and newest > keep_rows:
-            self.s.execute(
-                delete(RequestActivityRow).where(RequestActivityRow.seq <= newest - keep_rows)
+    def prune(self, cutoff: float, keep_records: int) -> None:
+        """Drop batches older than ``cutoff``, and those older than the newest ``keep_records``
+        records (the batch that crosses the bound stays whole)."""
+        self.s.execute(delete(ActivityBatchRow).where(ActivityBatchRow.last_at < cutoff))
+        kept = 0
+        for seq, count in self.s.execute(
+            select(ActivityBatchRow.seq, ActivityBatchRow.count).order_by(
+                ActivityBatchRow.seq.desc()
             )
+        ):
+            kept += count
+            if kept > keep_records:
+                self.s.execute(delete(ActivityBatchRow).where(ActivityBatchRow.seq < seq))
+                break

@@ -212,22 +212,23 @@ class InterestEventRow(Base):
     __table_args__ = (Index("ix_interest_events_artifact_seq", "artifact_id", "seq"),)
 
 
-class RequestActivityRow(Base):
-    """One served request, written in batches by every API process (shared health figures)."""
+class ActivityBatchRow(Base):
+    """One process's served requests of one flush (a JSON array of compact records).
 
-    __tablename__ = "request_activity"
+    A row per batch rather than per request: 3 000 requests cost one INSERT of ~270 kB instead of
+    3 000 rows, 3 us of CPU per request on SQLite instead of 12 us (7 vs 26 on PostgreSQL).
+    """
+
+    __tablename__ = "activity_batches"
 
     seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
-    at: Mapped[float] = mapped_column(Float, nullable=False)
     replica: Mapped[str] = mapped_column(String(64), nullable=False)
-    method: Mapped[str] = mapped_column(String(8), nullable=False)
-    route: Mapped[str] = mapped_column(String(256), nullable=False)
-    status: Mapped[int] = mapped_column(Integer, nullable=False)
-    latency_ms: Mapped[float] = mapped_column(Float, nullable=False)
-    artifact_type: Mapped[str | None] = mapped_column(String(16))
-    client: Mapped[str | None] = mapped_column(String(64))
+    first_at: Mapped[float] = mapped_column(Float, nullable=False)
+    last_at: Mapped[float] = mapped_column(Float, nullable=False)
+    count: Mapped[int] = mapped_column(Integer, nullable=False)
+    records: Mapped[str] = mapped_column(Text, nullable=False)
 
-    __table_args__ = (Index("ix_request_activity_at", "at"),)
+    __table_args__ = (Index("ix_activity_batches_last_at", "last_at"),)
 
 
 class LeaseRow(Base):

@@ -1,4 +1,4 @@
-"""shared per-process state: request activity and leases
+"""shared per-process state: request activity batches and leases
 
 Revision ID: 0003
 Revises: 0002
@@ -15,24 +15,23 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_table(
-        "request_activity",
+        "activity_batches",
         sa.Column(
             "seq",
             sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
             autoincrement=True,
             nullable=False,
         ),
-        sa.Column("at", sa.Float(), nullable=False),
         sa.Column("replica", sa.String(length=64), nullable=False),
-        sa.Column("method", sa.String(length=8), nullable=False),
-        sa.Column("route", sa.String(length=256), nullable=False),
-        sa.Column("status", sa.Integer(), nullable=False),
-        sa.Column("latency_ms", sa.Float(), nullable=False),
-        sa.Column("artifact_type", sa.String(length=16), nullable=True),
-        sa.Column("client", sa.String(length=64), nullable=True),
+        sa.Column("first_at", sa.Float(), nullable=False),
+        sa.Column("last_at", sa.Float(), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.Column("records", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("seq"),
     )
-    op.create_index("ix_request_activity_at", "request_activity", ["at"], unique=False)
+    op.create_index(
+        "ix_activity_batches_last_at", "activity_batches", ["last_at"], unique=False
+    )
     op.create_table(
         "leases",
         sa.Column("name", sa.String(length=64), nullable=False),
@@ -44,5 +43,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("leases")
-    op.drop_index("ix_request_activity_at", table_name="request_activity")
-    op.drop_table("request_activity")
+    op.drop_index("ix_activity_batches_last_at", table_name="activity_batches")
+    op.drop_table("activity_batches")
