@@ -7,7 +7,8 @@ their commit counts (anonymous ones included) and combine the head count (0.4: l
 20 people) with the spread of the work (0.6: the number of people who together made 80% of the
 commits, full at 5). Without a linked repository, fall back to the people the model card names
 (BibTeX authors, "Developed by"), full at 6, scaled by 0.8 because authorship is weaker evidence
-than commits.
+than commits. Failing both, the account that owns the Hugging Face repository is the one person
+known to be accountable for it: scored as a repository with one contributor (bus factor 1).
 Outcome: a score in [0, 1]; 0 and inconclusive when nobody can be identified.
 """
 
@@ -99,6 +100,18 @@ def compute(inp: RatingInput) -> MetricResult:
                 "linked_repositories": len(repos),
             },
         )
+    owner = _hub_owner(inp)
+    if owner is not None:
+        score = 0.4 * math.log2(2) / math.log2(1 + FULL_HEADCOUNT) + 0.6 * (1 / FULL_CORE)
+        return MetricResult(
+            name=NAME,
+            score=round(score, 4),
+            summary=(
+                f"No code repository or card authors; only the repository's owner ({owner}) is "
+                "known to maintain it: a bus factor of one."
+            ),
+            evidence={"source": "hub_owner", "owner": owner, "linked_repositories": len(repos)},
+        )
     return MetricResult(
         name=NAME,
         score=0.0,
@@ -106,3 +119,10 @@ def compute(inp: RatingInput) -> MetricResult:
         summary="No linked repository with contributors and no authors named in the card.",
         evidence={"source": "none", "linked_repositories": len(repos)},
     )
+
+
+def _hub_owner(inp: RatingInput) -> str | None:
+    hf = inp.snapshot.hf
+    if hf is None or inp.snapshot.source != "huggingface" or "/" not in hf.repo_id:
+        return None
+    return hf.repo_id.split("/", 1)[0]

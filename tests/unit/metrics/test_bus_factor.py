@@ -43,6 +43,12 @@ def test_card_authors_are_the_fallback():
     assert result.score == pytest.approx(0.8 * 3 / 6)
 
 
+def test_only_the_hub_owner_is_a_bus_factor_of_one():
+    result = bus_factor.compute(rate_input(model(card="# nothing", repo_id="someone/m")))
+    assert result.evidence == {"source": "hub_owner", "owner": "someone", "linked_repositories": 0}
+    assert not result.inconclusive and 0.15 < result.score < 0.25  # one contributor's score
+
+
 def test_nobody_identified_is_inconclusive_zero():
-    result = bus_factor.compute(rate_input(model(card="# nothing")))
+    result = bus_factor.compute(rate_input(model(card="# nothing", repo_id="legacy-id")))
     assert result.inconclusive and result.score == 0.0
