@@ -8,14 +8,15 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from tmr import __version__
-from tmr.api import artifacts, auth, downloads, health, models, protections, uploads
+from tmr import __version__, web
+from tmr.api import artifacts, auth, downloads, health, models, prometheus, protections, uploads
 from tmr.api.errors import error_response, install_error_handlers
 from tmr.api.middleware import RequestLogMiddleware
 from tmr.api.permissions import AccessControlMiddleware, check_table
 from tmr.config import Settings, load_settings
 from tmr.logging_setup import configure_logging
 from tmr.services.registry import Registry, build_registry
+from tmr.services.workload import WorkloadJobs
 
 DESCRIPTION = """The Trustworthy Model Registry: models, datasets and code, each rated for trust.
 
@@ -26,7 +27,7 @@ X-Authorization."""
 
 def create_app(settings: Settings | None = None, registry: Registry | None = None) -> FastAPI:
     settings = settings or load_settings()
-    configure_logging(settings.log_level, settings.log_file)
+    configure_logging(settings.log_level, settings.log_file, settings.log_buffer_lines)
     registry = registry or build_registry(settings)
 
     @asynccontextmanager
@@ -41,9 +42,12 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
         lifespan=lifespan,
     )
     app.state.registry = registry
+    app.state.workloads = WorkloadJobs()
+    app.state.http_metrics = prometheus.HttpMetrics()
     install_error_handlers(app)
-    for module in (health, auth, artifacts, models, uploads, downloads, protections):
+    for module in (health, auth, artifacts, models, uploads, downloads, protections, prometheus):
         app.include_router(module.router)
+    web.mount(app)
     check_table(app.routes)
     # Innermost: authorisation runs after CORS preflights and inside the request log (ids).
     app.add_middleware(
@@ -61,5 +65,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
             allow_headers=["*"],
             expose_headers=["offset", "x-request-id", "content-range"],
         )
-    app.add_middleware(RequestLogMiddleware, activity=registry.activity)
+    app.add_middleware(
+        RequestLogMiddleware, activity=registry.activity, metrics=app.state.http_metrics
+    )
     return app

@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     upstream_timeout_seconds: float = Field(default=20.0, alias="TMR_UPSTREAM_TIMEOUT")
     log_level: int = Field(default=1, alias="LOG_LEVEL")
     log_file: str | None = Field(default=None, alias="LOG_FILE")
+    log_buffer_lines: int = Field(default=5000, ge=100, le=1_000_000, alias="TMR_LOG_BUFFER")
     token_max_calls: int = Field(default=1000, alias="TMR_TOKEN_MAX_CALLS")
     token_ttl_seconds: int = Field(default=36000, alias="TMR_TOKEN_TTL_SECONDS")
     enumerate_page_size: int = Field(default=1000, alias="TMR_PAGE_SIZE")

@@ -26,6 +26,18 @@ async def authenticate(registry: RegistryDep, body: schemas.AuthenticationReques
     )
 
 
+@router.get(
+    "/users/me",
+    response_model=schemas.UserOut,
+    responses={403: {}},
+    summary="The signed-in user and their permissions (the web interface shapes itself by them)",
+)
+def me(user: UserDep) -> schemas.UserOut:
+    return schemas.UserOut(
+        name=user.name, is_admin=user.is_admin, permissions=sorted(user.permissions)
+    )
+
+
 @router.get("/users", response_model=list[schemas.UserOut], responses={401: {}, 403: {}})
 def list_users(registry: RegistryDep, user: UserDep) -> list[schemas.UserOut]:
     return [

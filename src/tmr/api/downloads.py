@@ -15,6 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, RedirectResponse, Response, StreamingResponse
+from pydantic import BaseModel, Field
 from starlette.concurrency import iterate_in_threadpool
 
 from tmr.api.artifacts import IdPath
@@ -31,6 +32,23 @@ def _disposition(filename: str) -> str:
     from urllib.parse import quote
 
     return f"attachment; filename*=UTF-8''{quote(filename)}"
+
+
+class PartSize(BaseModel):
+    part: str
+    files: int
+    bytes: int = Field(description="sum of the files' sizes (the zip adds a small overhead)")
+
+
+@router.get(
+    "/download/{id}/parts",
+    response_model=list[PartSize],
+    responses={400: {}, 403: {}, 404: {}},
+    summary="Each download part of an artifact with its file count and size",
+)
+async def download_parts(registry: RegistryDep, user: UserDep, id: IdPath) -> list[PartSize]:
+    sizes = await run_in_threadpool(DownloadService(registry).part_sizes, id)
+    return [PartSize(part=part, files=files, bytes=size) for part, files, size in sizes]
 
 
 @router.get(

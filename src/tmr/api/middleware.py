@@ -12,17 +12,22 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tmr.api.prometheus import HttpMetrics
 from tmr.logging_setup import request_id_var
 from tmr.services.activity import ActivityLog, RequestRecord
 
 log = logging.getLogger("tmr.http")
 _TYPES = ("model", "dataset", "code")
+STATIC_PREFIX = "/static/"
 
 
 class RequestLogMiddleware:
-    def __init__(self, app: ASGIApp, activity: ActivityLog) -> None:
+    def __init__(
+        self, app: ASGIApp, activity: ActivityLog, metrics: HttpMetrics | None = None
+    ) -> None:
         self.app = app
         self.activity = activity
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -47,29 +52,39 @@ class RequestLogMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             latency_ms = (time.perf_counter() - started) * 1000
-            route = _route_template(scope)
-            client = scope.get("client")
-            self.activity.record(
-                RequestRecord(
-                    at=time.time(),
-                    method=scope["method"],
-                    route=route,
-                    status=status,
-                    latency_ms=latency_ms,
-                    artifact_type=_artifact_type(scope),
-                    client=client[0] if client else None,
-                )
-            )
-            fields: dict[str, Any] = {
-                "method": scope["method"],
-                "path": scope["path"],
-                "route": route,
-                "status": status,
-                "latency_ms": round(latency_ms, 2),
-                "user": scope.get("state", {}).get("user"),
-            }
-            log.info("%s %s %s", scope["method"], scope["path"], status, extra={"fields": fields})
+            if scope["path"].startswith(STATIC_PREFIX):
+                # The web interface's files: not API traffic, kept out of the health figures.
+                log.debug("%s %s %s", scope["method"], scope["path"], status)
+            else:
+                self._account(scope, status, latency_ms)
             request_id_var.reset(token)
+
+    def _account(self, scope: Scope, status: int, latency_ms: float) -> None:
+        route = _route_template(scope)
+        client = scope.get("client")
+        artifact_type = _artifact_type(scope)
+        if self.metrics is not None:
+            self.metrics.observe(scope["method"], route, status, latency_ms / 1000, artifact_type)
+        self.activity.record(
+            RequestRecord(
+                at=time.time(),
+                method=scope["method"],
+                route=route,
+                status=status,
+                latency_ms=latency_ms,
+                artifact_type=artifact_type,
+                client=client[0] if client else None,
+            )
+        )
+        fields: dict[str, Any] = {
+            "method": scope["method"],
+            "path": scope["path"],
+            "route": route,
+            "status": status,
+            "latency_ms": round(latency_ms, 2),
+            "user": scope.get("state", {}).get("user"),
+        }
+        log.info("%s %s %s", scope["method"], scope["path"], status, extra={"fields": fields})
 
 
 def _incoming_id(scope: Scope) -> str | None:

@@ -57,8 +57,16 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
     ("GET", "/health"): PUBLIC,
     ("GET", "/health/components"): PUBLIC,
     ("GET", "/tracks"): PUBLIC,
+    ("GET", "/health/dashboard"): PUBLIC,
+    ("GET", "/health/logs"): ADMIN,
+    ("GET", "/health/workload"): ADMIN,
+    ("POST", "/health/workload"): ADMIN,
+    ("GET", "/metrics"): PUBLIC,
+    # the web interface (its files under /static are a mount, public like the page)
+    ("GET", "/"): PUBLIC,
     # accounts
     ("PUT", "/authenticate"): PUBLIC,
+    ("GET", "/users/me"): AUTHENTICATED,
     ("GET", "/users"): ADMIN,
     ("POST", "/users"): ADMIN,
     ("DELETE", "/users/{name}"): ADMIN,
@@ -90,6 +98,7 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
     ("DELETE", f"{_MODEL}/monitor"): UPLOAD,
     # downloads
     ("GET", "/download/{id}"): DOWNLOAD,
+    ("GET", "/download/{id}/parts"): DOWNLOAD,
     ("HEAD", "/download/{id}"): DOWNLOAD,
     ("GET", "/download/{id}/files/{path:path}"): DOWNLOAD,
     ("HEAD", "/download/{id}/files/{path:path}"): DOWNLOAD,

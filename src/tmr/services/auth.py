@@ -83,9 +83,18 @@ class AuthService:
             stored = users.password_hash(name)
             if stored is None or not self._password_ok(name, stored, password):
                 raise Unauthorized("the user or password is invalid")
-            token = secrets.token_urlsafe(32)
-            expires = datetime.now(UTC) + timedelta(seconds=self.settings.token_ttl_seconds)
-            users.add_token(token_digest(token), name, expires, self.settings.token_max_calls)
+            return self._add_token(users, name, self.settings.token_max_calls)
+
+    def issue_token(self, name: str, calls: int) -> str:
+        """A token for an already authenticated user (the dashboard's workload uses one so a
+        benchmark run does not spend the administrator's own token)."""
+        with self.db.transaction() as s:
+            return self._add_token(UserRepository(s), name, calls)
+
+    def _add_token(self, users: UserRepository, name: str, calls: int) -> str:
+        token = secrets.token_urlsafe(32)
+        expires = datetime.now(UTC) + timedelta(seconds=self.settings.token_ttl_seconds)
+        users.add_token(token_digest(token), name, expires, calls)
         return f"bearer {token}"
 
     @staticmethod

@@ -95,6 +95,15 @@ class DownloadService:
         )
         return DownloadPlan(plan.artifact, plan.part, plan.files, plan.manifest, gate)
 
+    def part_sizes(self, artifact_id: str) -> list[tuple[str, int, int]]:
+        """(part, file count, bytes) for every part: what a download would hold, without
+        running the download gate (nothing is downloaded)."""
+        out = []
+        for part in PARTS:
+            plan = self._plan(artifact_id, part)
+            out.append((part, len(plan.files), sum(f.file.size for f in plan.files)))
+        return out
+
     def _plan(self, artifact_id: str, part: str) -> DownloadPlan:
         if part not in PARTS:
             raise BadRequest(f"unknown part {part!r}; choose one of {', '.join(PARTS)}")

@@ -43,6 +43,77 @@ def _timeline(records: list[RequestRecord], minutes: int) -> list[dict[str, Any]
     ]
 
 
+def _ingests(records: list[RequestRecord]) -> list[RequestRecord]:
+    return [
+        r
+        for r in records
+        if r.method in ("POST", "PUT") and r.route.startswith(("/artifact/{", "/artifacts/{"))
+    ]
+
+
+def _downloads(records: list[RequestRecord]) -> list[RequestRecord]:
+    return [r for r in records if r.method == "GET" and r.route.startswith("/download/{id}")]
+
+
+def _percentile(ordered: list[float], q: float) -> float:
+    return round(ordered[min(len(ordered) - 1, int(len(ordered) * q))], 2) if ordered else 0.0
+
+
+def dashboard(registry: Registry, minutes: int) -> dict[str, Any]:
+    """Per-minute series per component (requests, errors, p50/p99 latency) and a per-route
+    table over the window: what the health dashboard draws."""
+    records = registry.activity.window(minutes)
+    bucket_s = 60 if minutes <= 180 else minutes * 60 // 180
+    now = time.time()
+    count = max(1, minutes * 60 // bucket_s)
+    start = now - count * bucket_s
+    groups = {"api": records, "ingest": _ingests(records), "downloads": _downloads(records)}
+    series: dict[str, dict[str, list[float]]] = {}
+    for name, group in groups.items():
+        buckets: list[list[RequestRecord]] = [[] for _ in range(count)]
+        for r in group:
+            i = int((r.at - start) // bucket_s)
+            if 0 <= i < count:
+                buckets[i].append(r)
+        lat = [sorted(x.latency_ms for x in b) for b in buckets]
+        series[name] = {
+            "requests": [len(b) for b in buckets],
+            "errors": [sum(1 for x in b if x.status >= 500) for b in buckets],
+            "p50_ms": [_percentile(v, 0.5) for v in lat],
+            "p99_ms": [_percentile(v, 0.99) for v in lat],
+        }
+    by_route: dict[str, list[RequestRecord]] = {}
+    for r in records:
+        by_route.setdefault(f"{r.method} {r.route}", []).append(r)
+    routes = []
+    for key, group in sorted(by_route.items(), key=lambda kv: -len(kv[1])):
+        ordered = sorted(x.latency_ms for x in group)
+        routes.append(
+            {
+                "route": key,
+                "requests": len(group),
+                "errors": sum(1 for x in group if x.status >= 500),
+                "client_errors": sum(1 for x in group if 400 <= x.status < 500),
+                "p50_ms": _percentile(ordered, 0.5),
+                "p99_ms": _percentile(ordered, 0.99),
+            }
+        )
+    return {
+        "window_minutes": minutes,
+        "bucket_seconds": bucket_s,
+        "buckets": [iso(start + i * bucket_s) for i in range(count)],
+        "series": series,
+        "routes": routes,
+        "totals": {
+            "requests": len(records),
+            "errors": sum(1 for r in records if r.status >= 500),
+            "ingests": len(groups["ingest"]),
+            "downloads": len(groups["downloads"]),
+        },
+        "generated_at": iso(now),
+    }
+
+
 def summary(registry: Registry) -> dict[str, Any]:
     try:
         from tmr.services.catalog import CatalogService
@@ -92,11 +163,7 @@ def components(registry: Registry, window_minutes: int, include_timeline: bool) 
             now,
         ),
     ]
-    ingests = [
-        r
-        for r in records
-        if r.method in ("POST", "PUT") and r.route.startswith(("/artifact/{", "/artifacts/{"))
-    ]
+    ingests = _ingests(records)
     out.append(
         _component(
             "ingest",
@@ -109,7 +176,7 @@ def components(registry: Registry, window_minutes: int, include_timeline: bool) 
             now,
         )
     )
-    downloads = [r for r in records if r.route.startswith("/download")]
+    downloads = _downloads(records)
     out.append(
         _component(
             "downloads",
