@@ -75,7 +75,8 @@ def main() -> int:
             )
             for row in json.loads(done.stdout.strip().splitlines()[-1]):
                 rows.append({"preset": preset, **row})
-    print(f"{'preset':8} {'page':40} {'perf':>5} {'a11y':>5} {'LCP ms':>7} {'TBT ms':>7} {'CLS':>6}")
+    head = ("preset", "page", "perf", "a11y", "LCP ms", "TBT ms", "CLS")
+    print("{:8} {:40} {:>5} {:>5} {:>7} {:>7} {:>6}".format(*head))
     ok = True
     for r in rows:
         page = r["page"] if "artifact/" not in r["page"] else "/#/artifact/model/ID"
