@@ -173,7 +173,11 @@ def test_descendants_carry_a_warning_naming_the_ancestor(make_settings, hf_repla
         status = c.get(f"/artifact/model/{child['id']}/lifecycle", headers=auth).json()
         assert status["state"] == "active" and status["warnings"] == [warning]
         # a model can be marked sensitive when it is registered from a URL
-        r = c.post("/artifact/model", headers=auth, json={"url": bert, "sensitive": True})
+        r = c.post(
+            "/artifact/model",
+            headers=auth,
+            json={"url": bert, "name": "bert-sensitive", "sensitive": True},
+        )
         assert r.status_code == 201
         sid = r.json()["metadata"]["id"]
         assert c.get(f"/artifact/model/{sid}/lifecycle", headers=auth).json()["sensitive"] is True

@@ -45,6 +45,9 @@ class HfRepo(BaseModel):
     gated: bool = False
     git_tags: list[str] = Field(default_factory=list)
     files: list[RepoFile] = Field(default_factory=list)
+    # The bytes the fetch already read (card, config, small JSON), by path: staged and stored at
+    # registration instead of being downloaded a second time. Never serialised.
+    staged: dict[str, bytes] = Field(default_factory=dict, exclude=True, repr=False)
 
 
 class GitHubContributor(BaseModel):
@@ -91,6 +94,7 @@ class GitHubRepo(BaseModel):
     files: list[RepoFile] = Field(default_factory=list)
     pulls: list[GitHubPull] = Field(default_factory=list)
     pulls_truncated: bool = False
+    staged: dict[str, bytes] = Field(default_factory=dict, exclude=True, repr=False)  # as HfRepo
 
     @property
     def full_name(self) -> str:
@@ -148,6 +152,15 @@ class Snapshot(BaseModel):
     @property
     def total_bytes(self) -> int:
         return sum(f.size for f in self.files)
+
+    @property
+    def staged(self) -> dict[str, bytes]:
+        """Bytes of files the fetch already read, by path (empty for a stored snapshot)."""
+        if self.hf is not None:
+            return self.hf.staged
+        if self.github is not None:
+            return self.github.staged
+        return {}
 
     def linked_of(self, kind: Literal["dataset", "code"]) -> list[Snapshot]:
         """Linked snapshots of one kind: HF datasets and web pages are datasets, GitHub is code."""

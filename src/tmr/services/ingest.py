@@ -27,6 +27,7 @@ from tmr.errors import BadRequest, Conflict, IngestRejected, NotFound, TmrError
 from tmr.services.keys import hub_key_from_url, new_artifact_id, parent_key
 from tmr.services.protections import ProtectionService, scan_local_files, store_scans
 from tmr.services.registry import Registry
+from tmr.sources.streams import write_bytes
 from tmr.storage.bundles import classify, file_key, files_prefix
 from tmr.storage.db.artifacts import ArtifactRepository, StoredFile
 from tmr.storage.db.audit import AuditRepository
@@ -212,16 +213,23 @@ class IngestService:
         Large files are pulled through on first download. A file that cannot be fetched now is
         simply left for the pull-through path; registration never waits for gigabytes.
         """
-        small = [f for f in prepared.files if f.size <= SMALL_FILE_BYTES and f.part != "weights"][
-            :SMALL_FILES_MAX
+        staged_paths = set(prepared.snapshot.staged)
+        small = [f for f in prepared.files if f.path in staged_paths] + [
+            f
+            for f in prepared.files
+            if f.size <= SMALL_FILE_BYTES and f.part != "weights" and f.path not in staged_paths
         ]
+        small = small[: max(SMALL_FILES_MAX, len(staged_paths))]
         if not small or prepared.snapshot.source not in {"huggingface", "github"}:
             return
         tmp = Path(tempfile.mkdtemp(prefix="prefetch-", dir=self.reg.work_dir))
+        staged = prepared.snapshot.staged  # what the fetch already read: never fetched twice
 
         def fetch(f: StoredFile) -> tuple[str, Path, str] | None:
             dest = tmp / secrets.token_hex(8)
             try:
+                if f.path in staged:
+                    return f.path, dest, write_bytes(staged[f.path], dest, f.path)
                 sha = self.reg.download_file(prepared.snapshot, f.path, dest, self.reg.settings)
             except TmrError as exc:
                 log.info("prefetch of %s/%s skipped: %s", prepared.name, f.path, exc.message)

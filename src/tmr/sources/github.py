@@ -174,13 +174,14 @@ def fetch_github_repo(
         base = f"/repos/{owner}/{repo}"
         ref = quote(branch or info.get("default_branch") or "main", safe="/")
         # The rest only needs the canonical name and the ref: ask for it all at once.
+        staged: dict[str, bytes] = {}  # README and LICENSE bytes, stored without a second fetch
         with ThreadPoolExecutor(max_workers=_PARTS) as pool:
-            license_ = pool.submit(_license, gh, base, info)
+            license_ = pool.submit(_license, gh, base, info, staged)
             merged = pool.submit(_merged_pulls, gh, base)
             head = pool.submit(
                 _optional, lambda: gh.json(f"{base}/branches/{ref}")["commit"]["sha"]
             )
-            readme = pool.submit(_readme, gh, base, ref, subdir)
+            readme = pool.submit(_readme, gh, base, ref, subdir, staged)
             languages = pool.submit(_optional, lambda: gh.json(f"{base}/languages"))
             contributors = pool.submit(_contributors, gh, base)
             tree = pool.submit(_tree, gh, base, ref, subdir)
@@ -209,6 +210,7 @@ def fetch_github_repo(
             files=tree.result(),
             pulls=pulls,
             pulls_truncated=truncated,
+            staged=staged,
         )
 
 
@@ -232,20 +234,37 @@ def _decode_content(payload: Any) -> str | None:
         return None
 
 
-def _license(gh: GitHubClient, base: str, info: dict[str, Any]) -> tuple[str | None, ...]:
-    payload = _optional(lambda: gh.json(f"{base}/license"))
+def _stage(payload: Any, staged: dict[str, bytes]) -> Any:
+    """Keep the raw bytes of a contents payload under its path (for storing them later)."""
+    if isinstance(payload, dict) and isinstance(payload.get("path"), str):
+        if isinstance(payload.get("content"), str) and payload.get("encoding") == "base64":
+            try:
+                staged[payload["path"]] = base64.b64decode(payload["content"])
+            except ValueError:
+                pass
+    return payload
+
+
+def _license(
+    gh: GitHubClient, base: str, info: dict[str, Any], staged: dict[str, bytes]
+) -> tuple[str | None, ...]:
+    payload = _stage(_optional(lambda: gh.json(f"{base}/license")), staged)
     obj = (payload or {}).get("license") or info.get("license") or {}
     spdx = obj.get("spdx_id") if isinstance(obj, dict) else None
     name = obj.get("name") if isinstance(obj, dict) else None
     return (None if spdx in (None, "NOASSERTION") else spdx), name, _decode_content(payload)
 
 
-def _readme(gh: GitHubClient, base: str, ref: str, subdir: str | None) -> str:
+def _readme(
+    gh: GitHubClient, base: str, ref: str, subdir: str | None, staged: dict[str, bytes]
+) -> str:
     if subdir:
-        text = _decode_content(_optional(lambda: gh.json(f"{base}/readme/{subdir}", {"ref": ref})))
+        payload = _optional(lambda: gh.json(f"{base}/readme/{subdir}", {"ref": ref}))
+        text = _decode_content(_stage(payload, staged))
         if text is not None:
             return text
-    return _decode_content(_optional(lambda: gh.json(f"{base}/readme", {"ref": ref}))) or ""
+    payload = _optional(lambda: gh.json(f"{base}/readme", {"ref": ref}))
+    return _decode_content(_stage(payload, staged)) or ""
 
 
 def _contributors(gh: GitHubClient, base: str) -> list[GitHubContributor]:

@@ -90,10 +90,11 @@ def fetch_hf_repo(ref: SourceRef, settings: Settings) -> HfRepo:
         prefix = ref.subdir.rstrip("/") + "/"
         files = [f for f in files if f.path.startswith(prefix)] or files
     revision = info.sha or ref.revision or "main"
+    staged: dict[str, bytes] = {}
     with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
         git_tags = pool.submit(_git_tags, api, repo_id, repo_type)
         texts = _download_small_files(
-            repo_id, repo_type, revision, files, ref.subdir, settings, pool
+            repo_id, repo_type, revision, files, ref.subdir, settings, pool, staged
         )
     card_text = texts.get("README.md", b"").decode("utf-8", errors="replace")
     card_data, problem, _ = read_front_matter(card_text)
@@ -128,6 +129,7 @@ def fetch_hf_repo(ref: SourceRef, settings: Settings) -> HfRepo:
         gated=bool(info.gated),
         git_tags=git_tags.result(),
         files=files,
+        staged=staged,
     )
 
 
@@ -173,6 +175,7 @@ def _download_small_files(
     subdir: str | None,
     settings: Settings,
     pool: ThreadPoolExecutor,
+    staged: dict[str, bytes],
 ) -> dict[str, bytes]:
     """Download README.md, config.json and the small root JSON files; fill in their sha256.
 
@@ -214,6 +217,7 @@ def _download_small_files(
         if data is None:
             continue
         out[name] = data
+        staged[record.path] = data
         record.sha256 = hashlib.sha256(data).hexdigest()
     return out
 
