@@ -14,6 +14,7 @@ a time), over the process-wide keep-alive client of :mod:`.clients`. A 404 is
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 import time
 from collections.abc import Iterator
@@ -236,12 +237,14 @@ def _decode_content(payload: Any) -> str | None:
 
 def _stage(payload: Any, staged: dict[str, bytes]) -> Any:
     """Keep the raw bytes of a contents payload under its path (for storing them later)."""
-    if isinstance(payload, dict) and isinstance(payload.get("path"), str):
-        if isinstance(payload.get("content"), str) and payload.get("encoding") == "base64":
-            try:
-                staged[payload["path"]] = base64.b64decode(payload["content"])
-            except ValueError:
-                pass
+    if (
+        isinstance(payload, dict)
+        and isinstance(payload.get("path"), str)
+        and isinstance(payload.get("content"), str)
+        and payload.get("encoding") == "base64"
+    ):
+        with contextlib.suppress(ValueError):
+            staged[payload["path"]] = base64.b64decode(payload["content"])
     return payload
 
 
