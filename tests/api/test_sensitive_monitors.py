@@ -312,3 +312,18 @@ def test_network_is_off_unless_the_setting_allows_it(tmp_path, allow):
         assert outcome.allowed and outcome.first_line == "connected"
     else:
         assert not outcome.allowed and outcome.first_line.startswith("no network")
+
+
+def test_memory_hog_dies_at_the_heap_limit(tmp_path):
+    from tmr.safety import monitor as node
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    (scratch / node.ZIP_NAME).write_bytes(b"PK\x05\x06" + b"\0" * 18)
+    hog = "const a = []; while (true) a.push(new Array(1e6).fill(1.5)); "
+    limits = node.MonitorLimits(node=NODE or "node", timeout_seconds=30, heap_mb=64)
+    started = time.monotonic()
+    outcome = node.run_monitor(limits, scratch, hog, "m", "u", "d")
+    assert not outcome.allowed and not outcome.timed_out
+    assert outcome.exit_code != 0
+    assert time.monotonic() - started < 25
