@@ -304,3 +304,24 @@ def test_a_quarantined_linked_dataset_blocks_the_models_datasets_part(
         assert "contains personal data" in part.json()["message"]
         card = c.get(f"/download/{bert['id']}", params={"part": "card"}, headers=auth)
         assert card.status_code == 200
+
+
+def test_searches_and_views_are_recorded_but_not_the_wildcard_listing(client, auth):
+    from tmr.services.protections import interest_buffer
+    from tmr.storage.db.protections import ProtectionRepository
+
+    meta = upload(client, auth, "model", name="counted")["metadata"]
+    registry = client.app.state.registry
+
+    def events() -> list[tuple[str, str]]:
+        interest_buffer(registry).flush()
+        with registry.db.read() as s:
+            return [(e.kind, e.artifact_id) for e in ProtectionRepository(s).interest()]
+
+    assert client.post("/artifacts", headers=auth, json=[{"name": "*"}]).status_code == 200
+    assert events() == []
+    client.post("/artifacts", headers=auth, json=[{"name": "counted"}])
+    client.get("/artifact/byName/counted", headers=auth)
+    client.post("/artifact/byRegEx", headers=auth, json={"regex": "count"})
+    client.get(f"/artifacts/model/{meta['id']}", headers=auth)
+    assert events() == [("search", meta["id"])] * 3 + [("view", meta["id"])]

@@ -30,11 +30,18 @@ def metadata(a: Artifact) -> schemas.ArtifactMetadata:
     return schemas.ArtifactMetadata(name=a.name, id=a.id, type=a.type)
 
 
-def listed(registry: Registry, user: User, found: list[Artifact]) -> list[ListedArtifact]:
-    """Listing entries, flagged when deprecated/quarantined or below such an ancestor; the
-    appearance in search results is recorded for the package-confusion audit."""
+SEARCH_RECORD_MAX = 100  # appearances recorded per search (a broad regex lists everything)
+
+
+def listed(
+    registry: Registry, user: User, found: list[Artifact], searched: bool = True
+) -> list[ListedArtifact]:
+    """Listing entries, flagged when deprecated/quarantined or below such an ancestor. For a
+    search (by name, regex, or a named enumerate query; not the "*" listing) the appearances
+    are recorded for the package-confusion audit."""
     service = ProtectionService(registry)
-    service.record_interest(user, found, "search")
+    if searched:
+        service.record_interest(user, found[:SEARCH_RECORD_MAX], "search")
     flags = service.flags([a.id for a in found])
     return [
         ListedArtifact(name=a.name, id=a.id, type=a.type, **flags.get(a.id, {}))  # type: ignore[arg-type]
@@ -98,7 +105,8 @@ async def list_artifacts(
     )
     if next_offset:
         response.headers["offset"] = next_offset
-    return await run_read(registry, listed, registry, user, found)
+    searched = any(q.name != "*" for q in parsed)
+    return await run_read(registry, listed, registry, user, found, searched)
 
 
 @router.delete(
