@@ -86,10 +86,32 @@ def store_scans(session: Session, artifact: Artifact, scans: Sequence[FileScan])
     reason = unsafe_reason(scans)
     if reason is not None:
         repo.set_state(artifact.id, LifecycleState.quarantined, reason, SCANNER.name)
+        forget_flagged()
         AuditRepository(session).append(
             AuditEntry.now(artifact, SCANNER, AuditAction.LIFECYCLE, f"quarantined: {reason}")
         )
         log.warning("quarantined %s (%s): %s", artifact.id, artifact.name, reason)
+
+
+# The deprecated/quarantined set is read by every listing and record; it changes rarely, so each
+# process keeps it for a second (its own changes drop the copy at once; other replicas' changes
+# show within FLAGGED_TTL_SECONDS).
+FLAGGED_TTL_SECONDS = 1.0
+_flagged_cache: dict[int, tuple[float, dict[str, ArtifactStatus]]] = {}
+
+
+def flagged_artifacts(registry: Registry, repo: ProtectionRepository) -> dict[str, ArtifactStatus]:
+    now = time.monotonic()
+    cached = _flagged_cache.get(id(registry))
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    flagged = repo.not_active()
+    _flagged_cache[id(registry)] = (now + FLAGGED_TTL_SECONDS, flagged)
+    return flagged
+
+
+def forget_flagged() -> None:
+    _flagged_cache.clear()
 
 
 def may_manage(artifact: Artifact, user: User) -> bool:
@@ -155,9 +177,11 @@ class ProtectionService:
                         "or delete it"
                     )
             status = repo.set_state(artifact_id, state, reason, user.name)
+            forget_flagged()
             AuditRepository(s).append(
                 AuditEntry.now(artifact, user, AuditAction.LIFECYCLE, f"{state.value}: {reason}")
             )
+        forget_flagged()  # again after commit: a reader may have cached the old set meanwhile
         return status
 
     def set_sensitive(self, artifact_id: str, sensitive: bool, user: User) -> ArtifactStatus:
@@ -243,7 +267,7 @@ class ProtectionService:
         reason and warnings naming the ancestors. Ids not in the result carry no flag."""
         with self.reg.db.read() as s:
             repo = ProtectionRepository(s)
-            flagged = repo.not_active()
+            flagged = flagged_artifacts(self.reg, repo)
             if not flagged:
                 return {}
             warnings = self._descendant_warnings(s, flagged)
@@ -267,15 +291,13 @@ class ProtectionService:
             repo = ProtectionRepository(s)
             status = repo.status(artifact_id)
             scans = repo.scans(artifact_id)
-            flagged = repo.not_active()
-            warnings = (
-                self._descendant_warnings(s, flagged).get(artifact_id, []) if flagged else []
-            )
+            flagged = flagged_artifacts(self.reg, repo)
+            warnings = self._descendant_warnings(s, flagged).get(artifact_id, []) if flagged else []
         return status, scans, warnings
 
     def warnings_for(self, artifact_id: str) -> list[AncestorWarning]:
         with self.reg.db.read() as s:
-            flagged = ProtectionRepository(s).not_active()
+            flagged = flagged_artifacts(self.reg, ProtectionRepository(s))
             if not flagged:
                 return []
             return self._descendant_warnings(s, flagged).get(artifact_id, [])

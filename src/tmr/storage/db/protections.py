@@ -59,19 +59,29 @@ class ProtectionRepository:
         self.s.flush()
 
     def scans(self, artifact_id: str) -> list[FileScan]:
-        rows = self.s.scalars(
-            select(FileScanRow)
+        rows = self.s.execute(
+            select(
+                FileScanRow.path, FileScanRow.verdict, FileScanRow.detail, FileScanRow.scanned_at
+            )
             .where(FileScanRow.artifact_id == artifact_id)
             .order_by(FileScanRow.path)
         )
-        return [
-            FileScan(r.path, r.verdict, json.loads(r.detail), as_utc(r.scanned_at)) for r in rows
-        ]
+        return [FileScan(p, v, json.loads(d), as_utc(at)) for p, v, d, at in rows]
 
     # --- lifecycle and sensitivity --------------------------------------------------------
     def status(self, artifact_id: str) -> ArtifactStatus:
-        row = self.s.get(ArtifactStatusRow, artifact_id)
-        return _status(row) if row else ArtifactStatus(artifact_id)
+        t = ArtifactStatusRow
+        row = self.s.execute(
+            select(t.state, t.reason, t.changed_by, t.changed_at, t.sensitive).where(
+                t.artifact_id == artifact_id
+            )
+        ).first()
+        if row is None:
+            return ArtifactStatus(artifact_id)
+        state, reason, by, at, sensitive = row
+        return ArtifactStatus(
+            artifact_id, LifecycleState(state), reason, by, as_utc(at) if at else None, sensitive
+        )
 
     def statuses(self, artifact_ids: Sequence[str]) -> dict[str, ArtifactStatus]:
         if not artifact_ids:
