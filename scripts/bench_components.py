@@ -33,7 +33,6 @@ import sys
 import tempfile
 import time
 import zipfile
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -74,7 +73,6 @@ def bench_reads(tmp: Path, args: argparse.Namespace) -> dict[str, list[Load]]:
     sqlite_dir = tmp / "reads-sqlite"
     sqlite_dir.mkdir()
     ids = seed(f"sqlite:///{sqlite_dir / 'registry.db'}", args.artifacts)
-    sides: list[tuple[str, Callable[[], Any], dict[str, str], int]] = []
     results: dict[str, list[Load]] = {}
     with pg_database() as pg_url:
         seed(pg_url, args.artifacts)
@@ -94,7 +92,7 @@ def bench_reads(tmp: Path, args: argparse.Namespace) -> dict[str, list[Load]]:
                 server = _serve(Path(env["TMR_DATA_DIR"]), env, workers)
                 try:
                     load = read_load(server.url, token(server.url), ids, args.clients,
-                                     args.seconds)
+                                     args.seconds, server_pids=[server.proc.pid])
                 finally:
                     server.stop()
                 results.setdefault(label, []).append(load)
@@ -134,7 +132,8 @@ def bench_store(label: str, root: Path, env: dict[str, str], args: argparse.Name
             body = _model_zip("big", args.blob_mb)
             big_ids, big_times = zip(*(_upload(c, f"big-{i}", body) for i in range(3)),
                                      strict=True)
-            file_times, bundle_times = [], []
+            file_times: list[float] = []
+            bundle_times: list[float] = []
             for _ in range(args.downloads):
                 for url, times in ((f"/download/{big_ids[0]}/files/model.safetensors",
                                     file_times), (f"/download/{big_ids[0]}", bundle_times)):
@@ -257,6 +256,10 @@ def bench_lambda(tmp: Path, args: argparse.Namespace) -> None:
           f"{float(out.strip().splitlines()[-1]) * 1000:.0f} ms")
 
 
+def cpu_median(loads: list[Load]) -> float:
+    return statistics.median(x.cpu_ms_per_request or 0.0 for x in loads)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--artifacts", type=int, default=2000)
@@ -280,7 +283,10 @@ def main() -> int:
             for label, loads in results.items():
                 print(f"  {label:<32} {statistics.median(x.rps for x in loads):7.0f} req/s  "
                       f"p50 {statistics.median(x.p50_ms for x in loads):7.1f} ms  "
-                      f"p99 {statistics.median(x.p99_ms for x in loads):7.1f} ms")
+                      f"p99 {statistics.median(x.p99_ms for x in loads):7.1f} ms  "
+                      f"server CPU {cpu_median(loads):5.2f} ms/request")
+            print("  (server CPU: the tmr serve process tree's own CPU time per request; "
+                  "PostgreSQL's backend CPU is not included)")
         if "stores" in only:
             print()
             with pg_database() as pg_url:

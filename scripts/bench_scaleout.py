@@ -68,8 +68,10 @@ def main() -> int:
                     sides = [(f"{n} replica(s) behind nginx", balancer.url)]
                     if n == 1:
                         sides.insert(0, ("1 replica, direct (no nginx)", replicas[0].url))
+                    pids = [r.proc.pid for r in replicas]
                     for label, url in sides:
-                        load = read_load(url, auth, ids, args.clients, args.seconds)
+                        load = read_load(url, auth, ids, args.clients, args.seconds,
+                                         server_pids=pids)
                         results.setdefault(label, []).append(load)
                         print(f"round {rnd + 1}  {label:<30} {load}", flush=True)
                 finally:
@@ -82,7 +84,8 @@ def main() -> int:
         print(f"  {label:<30} {statistics.median(x.rps for x in loads):7.0f} req/s  "
               f"p50 {statistics.median(x.p50_ms for x in loads):7.1f} ms  "
               f"p99 {statistics.median(x.p99_ms for x in loads):7.1f} ms  "
-              f"errors {sum(x.errors for x in loads)}")
+              f"replica CPU {statistics.median(x.cpu_ms_per_request or 0 for x in loads):5.2f}"
+              f" ms/request  errors {sum(x.errors for x in loads)}")
     one = statistics.median(x.rps for x in results["1 replica(s) behind nginx"])
     two = statistics.median(x.rps for x in results["2 replica(s) behind nginx"])
     print(f"  2 replicas / 1 replica behind nginx: {two / one:.2f}x")

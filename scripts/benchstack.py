@@ -97,6 +97,29 @@ end
 """
 
 
+def _tree(pid: int) -> list[int]:
+    pids, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        pids.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                todo += [int(c) for c in task.read_text().split()]
+    return pids
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes and all their descendants (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for root in pids:
+        for p in _tree(root):
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
 @dataclass
 class Load:
     tool: str
@@ -105,15 +128,31 @@ class Load:
     p50_ms: float
     p99_ms: float
     errors: int
+    cpu_ms_per_request: float | None = None
 
     def __str__(self) -> str:
-        return (f"{self.rps:7.0f} req/s  p50 {self.p50_ms:7.1f} ms  p99 {self.p99_ms:7.1f} ms  "
-                f"({self.requests} requests, {self.errors} errors, {self.tool})")
+        cpu = (f"  server CPU {self.cpu_ms_per_request:5.2f} ms/req"
+               if self.cpu_ms_per_request is not None else "")
+        return (f"{self.rps:7.0f} req/s  p50 {self.p50_ms:7.1f} ms  p99 {self.p99_ms:7.1f} ms"
+                f"{cpu}  ({self.requests} requests, {self.errors} errors, {self.tool})")
 
 
 def read_load(base: str, auth_token: str, ids: list[str], clients: int, seconds: float,
-              warmup: float = 3.0) -> Load:
-    """GET /artifacts/dataset/{id} for random ids with ``clients`` connections."""
+              warmup: float = 3.0, server_pids: list[int] | None = None) -> Load:
+    """GET /artifacts/dataset/{id} for random ids with ``clients`` connections.
+
+    With ``server_pids``, the CPU time those processes (and their children) spent during the
+    measured run is divided by the requests served: a figure far less sensitive to other load
+    on a shared machine than throughput.
+    """
+    cpu_before = 0.0
+
+    def measured(load: Load) -> Load:
+        if server_pids and load.requests:
+            load.cpu_ms_per_request = (cpu_seconds(server_pids) - cpu_before) * 1000 / (
+                load.requests)
+        return load
+
     wrk = shutil.which("wrk")
     if wrk:
         with tempfile.TemporaryDirectory() as tmp:
@@ -129,12 +168,14 @@ def read_load(base: str, auth_token: str, ids: list[str], clients: int, seconds:
 
             if warmup:
                 run(warmup)
+            cpu_before = cpu_seconds(server_pids or [])
             out = run(seconds)
         line = next(x for x in out.splitlines() if x.startswith("WRK "))
         n, duration, p50, p99, socket_errors, status_errors = line.split()[1:]
-        return Load("wrk", int(n), int(n) / float(duration), float(p50), float(p99),
-                    int(socket_errors) + int(status_errors))
-    return asyncio.run(_httpx_load(base, auth_token, ids, clients, seconds))
+        return measured(Load("wrk", int(n), int(n) / float(duration), float(p50), float(p99),
+                             int(socket_errors) + int(status_errors)))
+    cpu_before = cpu_seconds(server_pids or [])
+    return measured(asyncio.run(_httpx_load(base, auth_token, ids, clients, seconds)))
 
 
 async def _httpx_load(base: str, auth_token: str, ids: list[str], clients: int,
