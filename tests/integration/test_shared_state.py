@@ -138,14 +138,20 @@ def test_a_dead_holders_lease_expires_and_another_takes_over(db_settings):
     from tmr.storage.db.leases import LeaseRepository
 
     first, second = _databases(db_settings, 2)
+    died_at = time.time()
     with first.transaction() as s:  # a holder that died without releasing
-        assert LeaseRepository(s).try_acquire("pull:y", "dead", time.time(), ttl=0.5)
+        assert LeaseRepository(s).try_acquire("pull:y", "dead", died_at, ttl=2.0)
     with second.transaction() as s:
-        assert not LeaseRepository(s).try_acquire("pull:y", "alive", time.time(), ttl=0.5)
-    started = time.monotonic()
-    out = once_across_replicas(second, "pull:y", lambda: None, lambda: "done", poll=0.05)
+        assert not LeaseRepository(s).try_acquire("pull:y", "alive", time.time(), ttl=2.0)
+    ran_at: list[float] = []
+
+    def work() -> str:
+        ran_at.append(time.time())
+        return "done"
+
+    out = once_across_replicas(second, "pull:y", lambda: None, work, poll=0.05)
     assert out == "done"
-    assert 0.3 < time.monotonic() - started < 10
+    assert died_at + 2.0 <= ran_at[0] < died_at + 30  # only once the dead lease expired
     with first.transaction() as s:  # released after the work
         assert LeaseRepository(s).try_acquire("pull:y", "next", time.time(), ttl=5)
     first.dispose()
