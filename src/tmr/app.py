@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from tmr import __version__, web
 from tmr.api import artifacts, auth, downloads, health, models, prometheus, protections, uploads
+from tmr.api.body_limit import BodyLimitMiddleware
 from tmr.api.errors import error_response, install_error_handlers
+from tmr.api.lifecycle import lifespan_for
 from tmr.api.middleware import RequestLogMiddleware
 from tmr.api.permissions import AccessControlMiddleware, check_table
 from tmr.config import Settings, load_settings
@@ -29,17 +28,11 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     settings = settings or load_settings()
     configure_logging(settings.log_level, settings.log_file, settings.log_buffer_lines)
     registry = registry or build_registry(settings)
-
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        registry.activity.close()  # write this replica's last request records
-
     app = FastAPI(
         title="Trustworthy Model Registry",
         version=__version__,
         description=DESCRIPTION,
-        lifespan=lifespan,
+        lifespan=lifespan_for(registry),
     )
     app.state.registry = registry
     app.state.workloads = WorkloadJobs()
@@ -56,6 +49,12 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
         cached=registry.auth.cached_user,
         authenticate=registry.auth.user_for_token,
         render=error_response,
+    )
+    # Outside it: an oversized body is refused before authentication or any read.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        json_limit=settings.max_body_bytes,
+        upload_limit=settings.max_upload_bytes,
     )
     if settings.cors_origin_list:
         app.add_middleware(

@@ -33,6 +33,7 @@ from typing import Any
 class TmrError(Exception):
     status_code = 500
     code = "internal_error"
+    headers: dict[str, str] | None = None
 
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message)
@@ -126,8 +127,14 @@ class UpstreamGated(FailedDependency):
 
 
 class RateLimited(TmrError):
+    """Too many requests; ``Retry-After`` says when to try again."""
+
     status_code = 429
     code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: int, **details: Any) -> None:
+        super().__init__(message, retry_after_seconds=retry_after, **details)
+        self.headers = {"Retry-After": str(retry_after)}
 
 
 class UpstreamUnavailable(TmrError):

@@ -136,9 +136,10 @@ def test_only_admins_register_and_delete_users(client, auth):
 
 
 def test_two_replicas_never_exceed_a_tokens_budget(make_settings):
-    """Two processes' worth of AuthService on one database: leases never over-spend."""
+    """Two processes' worth of AuthService on one database: leases never over-spend, and
+    what one replica leased but did not use is still served by it (nothing is lost)."""
     from tmr.errors import Forbidden
-    from tmr.services.auth import LEASE_CALLS, AuthService
+    from tmr.services.auth import AuthService
     from tmr.services.registry import build_registry
 
     settings = make_settings(token_max_calls=60)
@@ -152,4 +153,4 @@ def test_two_replicas_never_exceed_a_tokens_budget(make_settings):
             accepted += 1
         except Forbidden:
             pass
-    assert 60 - LEASE_CALLS <= accepted <= 60
+    assert accepted == 60

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 from fastapi.concurrency import run_in_threadpool
 
 from tmr.api import schemas
@@ -16,13 +16,16 @@ router = APIRouter(tags=["auth"])
 @router.put(
     "/authenticate",
     response_model=str,
-    responses={400: {}, 401: {}, 501: {}},
+    responses={400: {}, 401: {}, 429: {}, 501: {}},
     summary="(NON-BASELINE)",
     operation_id="CreateAuthToken",
 )
-async def authenticate(registry: RegistryDep, body: schemas.AuthenticationRequest) -> str:
+async def authenticate(
+    request: Request, registry: RegistryDep, body: schemas.AuthenticationRequest
+) -> str:
+    address = request.client.host if request.client else None
     return await run_in_threadpool(
-        registry.auth.login, body.user.name, body.user.is_admin, body.secret.password
+        registry.auth.login, body.user.name, body.user.is_admin, body.secret.password, address
     )
 
 

@@ -38,6 +38,8 @@ async def current_user(
             f"route {request.method} {request.url.path} reads the user but is public in "
             "ROUTE_PERMISSIONS"
         )
+    registry: Registry = request.app.state.registry
+    registry.auth.request_limit.admit(user.name)  # off unless TMR_USER_RATE_LIMIT is set
     return user
 
 

@@ -56,7 +56,9 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code >= 500:
             log.error("%s: %s", exc.code, exc.message)
         return JSONResponse(
-            _body(request, exc.code, exc.message, _jsonable(exc.details)), exc.status_code
+            _body(request, exc.code, exc.message, _jsonable(exc.details)),
+            exc.status_code,
+            headers=exc.headers,
         )
 
     @app.exception_handler(RequestValidationError)
@@ -66,7 +68,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+        code = codes.get(exc.status_code, "http_error")
         return JSONResponse(
             _body(request, code, str(exc.detail)),
             exc.status_code,

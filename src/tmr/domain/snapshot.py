@@ -7,11 +7,34 @@ the snapshot and never the network, so ratings are replayable and testable offli
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 SourceKind = Literal["huggingface", "github", "upload", "web"]
+
+# What a snapshot may keep of a repository's JSON files besides config.json (issue 7): at most
+# MAX_EXTRA_JSON_FILES files and MAX_EXTRA_JSON_BYTES of them in all, the files metrics read
+# first. Everything else about a repository is already bounded (card ≤ 1 MiB, config ≤ 8 MiB,
+# file list ≤ TMR_MAX_ZIP_ENTRIES entries).
+MAX_EXTRA_JSON_FILES = 32
+MAX_EXTRA_JSON_BYTES = 1 << 20
+PREFERRED_EXTRA_JSON = ("adapter_config.json", "generation_config.json", "model_index.json")
+
+
+def cap_extra_json(extra: dict[str, Any]) -> dict[str, Any]:
+    """``extra`` cut down to the snapshot's cap, keeping the files metrics read first."""
+    order = sorted(extra, key=lambda p: (p not in PREFERRED_EXTRA_JSON, p.count("/"), p))
+    kept: dict[str, Any] = {}
+    total = 0
+    for path in order:
+        size = len(json.dumps(extra[path], default=str))
+        if len(kept) >= MAX_EXTRA_JSON_FILES or total + size > MAX_EXTRA_JSON_BYTES:
+            continue
+        kept[path] = extra[path]
+        total += size
+    return kept
 
 
 class RepoFile(BaseModel):

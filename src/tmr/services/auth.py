@@ -3,21 +3,16 @@
 Passwords are hashed with Argon2id. A token is 32 random bytes shown once as ``bearer <token>``;
 only its SHA-256 is stored, with an expiry (10 hours) and a call budget (1000 calls).
 
-Spending one call per request as a database write would make every request a write, which on
-SQLite serialises the whole API. Instead each process leases a few calls at a time
-(``LEASE_CALLS``) with one atomic conditional UPDATE and counts them down in memory, so the
-budget is never exceeded across any number of replicas; a replica that stops early strands at
-most its unused lease. A lease also lapses after ``LEASE_SECONDS``, so a deleted user's or a
-revoked token's lease in another replica dies within seconds.
+The call budget is spent through leases held in memory (tmr.services.token_budget): exact
+under concurrency, never exceeded across replicas.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 import threading
-import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
@@ -26,6 +21,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from tmr.config import Settings
 from tmr.domain.artifact import User
 from tmr.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from tmr.services.login_guard import LoginGuard
+from tmr.services.request_limit import UserRateLimiter
+from tmr.services.token_budget import TokenBudget
 from tmr.storage.db.engine import Database
 from tmr.storage.db.users import UserRepository
 
@@ -38,16 +36,12 @@ DEFAULT_ADMIN_PASSWORDS = (
 ALL_PERMISSIONS = frozenset({"upload", "search", "download", "admin"})
 
 _hasher = PasswordHasher()
-LEASE_CALLS = 25
-LEASE_SECONDS = 10.0
 
 
-@dataclass
-class _Lease:
-    user: User
-    calls: int
-    expires_at: float  # token expiry, epoch seconds
-    lapses_at: float  # monotonic
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash with the real parameters, verified for unknown names (same work, same time)."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 def token_digest(token: str) -> str:
@@ -67,8 +61,10 @@ class AuthService:
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
         self.settings = settings
-        self._leases: dict[str, _Lease] = {}
-        self._lease_lock = threading.Lock()
+        self.budget = TokenBudget(db)
+        self.guard = LoginGuard(db, settings)
+        self.request_limit = UserRateLimiter(settings.user_rate_limit, settings.user_rate_burst)
+        self._hash_slots = threading.BoundedSemaphore(max(1, settings.password_hash_concurrency))
 
     def ensure_default_admin(self) -> None:
         with self.db.transaction() as s:
@@ -77,13 +73,26 @@ class AuthService:
                 admin = User(DEFAULT_ADMIN, True, ALL_PERMISSIONS)
                 users.upsert(admin, _hasher.hash(DEFAULT_ADMIN_PASSWORDS[0]))
 
-    def login(self, name: str, is_admin: bool, password: str) -> str:
+    def login(self, name: str, is_admin: bool, password: str, address: str | None = None) -> str:
+        """A new token for a correct password.
+
+        Failed logins are throttled (tmr.services.login_guard). An unknown name costs the same
+        Argon2 verification as a known one (against a dummy hash), so timing does not reveal
+        who has an account. The hash is verified outside any database transaction, with at most
+        ``TMR_PASSWORD_HASH_CONCURRENCY`` verifications at once, so a flood of wrong passwords
+        neither holds the write lock nor starves other requests of CPU and memory.
+        """
+        self.guard.check(name, address)
+        with self.db.read() as s:
+            stored = UserRepository(s).password_hash(name)
+        with self._hash_slots:
+            ok = self._password_ok(name, stored or _dummy_hash(), password)
+        if stored is None or not ok:
+            self.guard.failed(name, address)
+            raise Unauthorized("the user or password is invalid")
+        self.guard.succeeded(name)
         with self.db.transaction() as s:
-            users = UserRepository(s)
-            stored = users.password_hash(name)
-            if stored is None or not self._password_ok(name, stored, password):
-                raise Unauthorized("the user or password is invalid")
-            return self._add_token(users, name, self.settings.token_max_calls)
+            return self._add_token(UserRepository(s), name, self.settings.token_max_calls)
 
     def issue_token(self, name: str, calls: int) -> str:
         """A token for an already authenticated user (the dashboard's workload uses one so a
@@ -113,52 +122,16 @@ class AuthService:
     def cached_user(self, header: str | None) -> User | None:
         """Spend one leased call without touching the database; None when no lease is left."""
         token = strip_bearer(header)
-        if token is None:
-            return None
-        digest = token_digest(token)
-        with self._lease_lock:
-            lease = self._leases.get(digest)
-            if (
-                lease is not None
-                and lease.calls > 0
-                and time.monotonic() < lease.lapses_at
-                and time.time() < lease.expires_at
-            ):
-                lease.calls -= 1
-                return lease.user
-            self._leases.pop(digest, None)
-        return None
+        return None if token is None else self.budget.spend_cached(token_digest(token))
 
     def user_for_token(self, header: str | None) -> User:
         token = strip_bearer(header)
         if token is None:
             raise Forbidden("missing X-Authorization header: log in with PUT /authenticate")
-        cached = self.cached_user(header)
-        if cached is not None:
-            return cached
-        digest = token_digest(token)
-        with self.db.transaction() as s:
-            users = UserRepository(s)
-            leased = users.lease_token_calls(digest, datetime.now(UTC), LEASE_CALLS)
-            user = users.get(leased[0]) if leased else None
-        if leased is None or user is None:
-            raise Forbidden(
-                "the token is invalid or expired (1000 calls or 10 hours): log in again"
-            )
-        _, expires, granted = leased
-        expires_utc = expires if expires.tzinfo else expires.replace(tzinfo=UTC)
-        with self._lease_lock:
-            self._leases[digest] = _Lease(
-                user, granted - 1, expires_utc.timestamp(), time.monotonic() + LEASE_SECONDS
-            )
-        return user
+        return self.budget.spend(token_digest(token))
 
     def forget_leases(self, user_name: str | None = None) -> None:
-        with self._lease_lock:
-            if user_name is None:
-                self._leases.clear()
-            else:
-                self._leases = {k: v for k, v in self._leases.items() if v.user.name != user_name}
+        self.budget.forget(user_name)
 
     # --- user management (our design, beside the contract) ------------------------------
     def create_user(
@@ -209,7 +182,7 @@ class AuthService:
         with self.db.transaction() as s:
             users = UserRepository(s)
             users.delete_all_except(DEFAULT_ADMIN)
-            self._leases = {k: v for k, v in self._leases.items() if v.user.name == DEFAULT_ADMIN}
+            self.budget.forget(keep=DEFAULT_ADMIN)
             users.upsert(
                 User(DEFAULT_ADMIN, True, ALL_PERMISSIONS), _hasher.hash(DEFAULT_ADMIN_PASSWORDS[0])
             )

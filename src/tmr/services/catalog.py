@@ -32,18 +32,25 @@ def encode_offset(seq: int) -> str:
     return base64.urlsafe_b64encode(f"s{seq}".encode()).decode().rstrip("=")
 
 
+MAX_OFFSET = 2**63 - 1  # row sequence numbers are signed 64-bit integers
+
+
 def decode_offset(offset: str | None) -> int:
     if offset is None or offset == "":
         return 0
-    if offset.isdigit():  # a plain number, as the contract's example shows
-        return int(offset)
-    try:
-        raw = base64.urlsafe_b64decode(offset + "=" * (-len(offset) % 4)).decode()
-        if raw.startswith("s") and raw[1:].isdigit():
-            return int(raw[1:])
-    except (ValueError, UnicodeDecodeError):
-        pass
-    raise BadRequest(f"offset {offset!r} is not one this server handed out")
+    value: int | None = None
+    if offset.isascii() and offset.isdigit():  # a plain number, as the contract's example shows
+        value = int(offset)
+    else:
+        try:
+            raw = base64.urlsafe_b64decode(offset + "=" * (-len(offset) % 4)).decode()
+            if raw.startswith("s") and raw[1:].isascii() and raw[1:].isdigit():
+                value = int(raw[1:])
+        except (ValueError, UnicodeDecodeError):
+            pass
+    if value is None or value > MAX_OFFSET:
+        raise BadRequest(f"offset {offset!r} is not one this server handed out")
+    return value
 
 
 class CatalogService:

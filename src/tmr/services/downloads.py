@@ -69,12 +69,35 @@ class DownloadPlan:
     files: list[BundleFile]
     manifest: bytes
     gate: GateResult = field(default_factory=GateResult)
+    manifest_name: str = MANIFEST
 
     @property
     def filename(self) -> str:
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in self.artifact.name)
         suffix = "" if self.part == "all" else f"-{self.part}"
         return f"{safe or self.artifact.id}{suffix}.zip"
+
+
+def _folder_name(artifact: Artifact) -> str:
+    """An artifact's name as one zip path component: no separators, not '.'/'..', ≤ 200 bytes."""
+    name = artifact.name.replace("/", "_").replace("\\", "_")
+    name = "".join(c if c.isprintable() else "_" for c in name)
+    if not name.strip(". "):
+        return artifact.id
+    return name.encode()[:200].decode(errors="ignore")
+
+
+def _free_name(wanted: str, taken: set[str], tag: str = "registry") -> str:
+    """``wanted``, or a variant of it tagged so that it is not in ``taken``."""
+    if wanted not in taken:
+        return wanted
+    stem, dot, ext = wanted.rpartition(".") if "." in wanted else (wanted, "", "")
+    n = 0
+    while True:
+        candidate = f"{stem}-{tag}{'-' + str(n) if n else ''}{dot}{ext}"
+        if candidate not in taken:
+            return candidate
+        n += 1
 
 
 class DownloadService:
@@ -93,7 +116,9 @@ class DownloadService:
             head=head,
             linked=linked,
         )
-        return DownloadPlan(plan.artifact, plan.part, plan.files, plan.manifest, gate)
+        return DownloadPlan(
+            plan.artifact, plan.part, plan.files, plan.manifest, gate, plan.manifest_name
+        )
 
     def part_sizes(self, artifact_id: str) -> list[tuple[str, int, int]]:
         """(part, file count, bytes) for every part: what a download would hold, without
@@ -127,7 +152,13 @@ class DownloadService:
                 {"path": b.arcname, "size": b.file.size, "sha256": b.file.sha256} for b in files
             ],
         }
-        return DownloadPlan(artifact, part, files, json.dumps(manifest, indent=2).encode())
+        return DownloadPlan(
+            artifact,
+            part,
+            files,
+            json.dumps(manifest, indent=2).encode(),
+            manifest_name=_free_name(MANIFEST, {b.arcname for b in files}),
+        )
 
     def _linked_files(
         self, repo: ArtifactRepository, snapshot: Snapshot | None, part: str
@@ -138,14 +169,19 @@ class DownloadService:
         wanted = ArtifactType.dataset if part == "datasets" else ArtifactType.code
         out: list[BundleFile] = []
         seen: set[str] = set()
+        folders: set[str] = set()
         for url in urls:
             key = hub_key_from_url(url)
             for linked in repo.resolve_key(key, wanted) if key else []:
                 if linked.id in seen:
                     continue
                 seen.add(linked.id)
+                # One folder per linked artifact, named after it but safe as a zip path: two
+                # artifacts of one name (registered twice) get distinct folders.
+                folder = _free_name(_folder_name(linked), folders, linked.id)
+                folders.add(folder)
                 out += [
-                    BundleFile(f"{part}/{linked.name}/{f.path}", linked, f)
+                    BundleFile(f"{part}/{folder}/{f.path}", linked, f)
                     for f in repo.files(linked.id)
                 ]
         return out
@@ -237,7 +273,7 @@ class DownloadService:
         return FileDownload(artifact, match, self.ensure_blob(artifact, match), gate.no_presign)
 
     def _entries(self, plan: DownloadPlan) -> list[ZipEntry]:
-        entries = [ZipEntry(key="", arcname=MANIFEST, data=plan.manifest)]
+        entries = [ZipEntry(key="", arcname=plan.manifest_name, data=plan.manifest)]
         entries += [
             ZipEntry(key=self.ensure_blob(b.owner, b.file), arcname=b.arcname) for b in plan.files
         ]

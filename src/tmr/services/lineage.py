@@ -69,14 +69,12 @@ class LineageService:
             root = repo.get(artifact_id)
             if root is None or root.type != ArtifactType.model:
                 raise NotFound(f"no model artifact with id {artifact_id}")
-            snapshot = repo.snapshot(artifact_id)
-            if snapshot is not None and snapshot.hf is not None:
-                errors = snapshot.hf.extra_json.get("_problems") or {}
-                if isinstance(errors, dict) and "config.json" in errors:
-                    raise MalformedMetadata(
-                        f"lineage of {artifact_id} cannot be computed: config.json is malformed "
-                        f"({errors['config.json']})"
-                    )
+            problem = repo.config_problem(artifact_id)  # never the whole snapshot
+            if problem is not None:
+                raise MalformedMetadata(
+                    f"lineage of {artifact_id} cannot be computed: config.json is malformed "
+                    f"({problem})"
+                )
             nodes: dict[str, Artifact] = {root.id: root}
             node_source: dict[str, str] = {}
             edges: dict[tuple[str, str], str] = {}

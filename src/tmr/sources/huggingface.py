@@ -42,7 +42,7 @@ from huggingface_hub.errors import (
 from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
 from tmr.config import Settings
-from tmr.domain.snapshot import HfRepo, RepoFile, Snapshot
+from tmr.domain.snapshot import HfRepo, RepoFile, Snapshot, cap_extra_json
 from tmr.errors import TmrError, UpstreamGated, UpstreamNotFound, UpstreamUnavailable
 from tmr.sources.card import PROBLEMS_KEY, read_front_matter
 from tmr.sources.clients import shared_client
@@ -117,7 +117,7 @@ def fetch_hf_repo(ref: SourceRef, settings: Settings) -> HfRepo:
         card_text=card_text,
         card_data=card_data,
         config=config,
-        extra_json=extra,
+        extra_json=cap_extra_json(extra),
         tags=tags,
         license=_license(card_data, tags),
         pipeline_tag=getattr(info, "pipeline_tag", None),

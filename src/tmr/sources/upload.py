@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from tmr.domain.snapshot import HfRepo, RepoFile, Snapshot
+from tmr.domain.snapshot import HfRepo, RepoFile, Snapshot, cap_extra_json
 from tmr.errors import InvalidUpload
 from tmr.sources.card import (
     PROBLEMS_KEY,
@@ -86,6 +86,9 @@ class ExtractedBundle:
 # -- entry names -------------------------------------------------------------------------------
 
 
+MAX_NAME_PART_BYTES = 255  # what file systems allow for one path component
+
+
 def safe_entry_name(raw: str) -> str:
     """Normalise a zip entry name to a relative POSIX path, or raise InvalidUpload saying why.
 
@@ -100,6 +103,13 @@ def safe_entry_name(raw: str) -> str:
     parts = [p for p in name.split("/") if p not in ("", ".")]
     if ".." in parts:
         raise InvalidUpload(f"zip entry {raw!r} escapes the bundle with '..'", entry=raw)
+    for part in parts:
+        if len(part.encode()) > MAX_NAME_PART_BYTES:
+            raise InvalidUpload(
+                f"zip entry {raw[:80]!r}… has a name part of {len(part.encode())} bytes; "
+                f"at most {MAX_NAME_PART_BYTES} bytes per folder or file name",
+                entry=raw[:300],
+            )
     norm = "/".join(parts)
     return norm + "/" if name.endswith("/") and norm else norm
 
@@ -367,7 +377,7 @@ def bundle_snapshot(
 ) -> Snapshot:
     """The ``Snapshot`` (source ``upload``) that search, lineage and every metric read."""
     card = extracted.card_data
-    extra = dict(extracted.extra_json)
+    extra = cap_extra_json(extracted.extra_json)
     if extracted.problems:
         extra[PROBLEMS_KEY] = dict(extracted.problems)
     hf = HfRepo(

@@ -34,6 +34,7 @@ class BlobInfo:
     size: int
     etag: str | None = None
     sha256: str | None = None
+    modified: float | None = None  # epoch seconds of the last write, when listing knows it
 
 
 @runtime_checkable

@@ -187,7 +187,9 @@ class FileBlobStore:
                     yield from self._walk(Path(entry.path), key, prefix)
             elif entry.is_file(follow_symlinks=False) and key.startswith(prefix):
                 st = entry.stat(follow_symlinks=False)
-                yield BlobInfo(key=key, size=st.st_size, etag=self._etag(st))
+                yield BlobInfo(
+                    key=key, size=st.st_size, etag=self._etag(st), modified=st.st_mtime
+                )
 
     # -- deletes -----------------------------------------------------------------------------
 
@@ -226,6 +228,22 @@ class FileBlobStore:
             except OSError:
                 return
             current = current.parent
+
+    def sweep_staging(self, older_than: float) -> int:
+        """Remove staging files (writes a crash interrupted) last touched before ``older_than``."""
+        removed = 0
+        try:
+            entries = list(os.scandir(self.root / _STAGING))
+        except OSError:
+            return 0
+        for entry in entries:
+            try:
+                if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < older_than:
+                    os.unlink(entry.path)
+                    removed += 1
+            except OSError:
+                continue
+        return removed
 
     # -- misc --------------------------------------------------------------------------------
 

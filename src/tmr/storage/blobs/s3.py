@@ -297,6 +297,7 @@ class S3BlobStore:
                             key=obj["Key"][cut:],
                             size=int(obj["Size"]),
                             etag=self._etag(obj.get("ETag")),
+                            modified=_timestamp(obj.get("LastModified")),
                         )
         except NotFound:  # no bucket yet: nothing stored
             return
@@ -341,6 +342,23 @@ class S3BlobStore:
             deleted += self._delete_batch(batch, prefix)
         return deleted
 
+    def sweep_staging(self, older_than: float) -> int:
+        """Abort multipart uploads (writes a crash interrupted) begun before ``older_than``."""
+        aborted = 0
+        try:
+            paginator = self._client.get_paginator("list_multipart_uploads")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
+                for upload in page.get("Uploads", []):
+                    started = _timestamp(upload.get("Initiated"))
+                    if started is not None and started < older_than:
+                        self._client.abort_multipart_upload(
+                            Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                        )
+                        aborted += 1
+        except (ClientError, BotoCoreError):
+            return aborted  # a store without multipart listing: nothing to sweep
+        return aborted
+
     def _delete_batch(self, batch: builtins.list[dict[str, str]], prefix: str) -> int:
         with self._errors("delete", prefix):
             resp = self._client.delete_objects(
@@ -359,3 +377,9 @@ class S3BlobStore:
         self._ensure_bucket()
         with self._errors("list", "/"):
             self._client.list_objects_v2(Bucket=self.bucket, Prefix=self.prefix, MaxKeys=1)
+
+
+def _timestamp(value: object) -> float | None:
+    """An S3 LastModified (a datetime) as epoch seconds."""
+    stamp = getattr(value, "timestamp", None)
+    return float(stamp()) if callable(stamp) else None

@@ -33,6 +33,15 @@ def to_artifact(row: ArtifactRow) -> Artifact:
     )
 
 
+def config_problem(snapshot: Snapshot) -> str | None:
+    """The metadata problem recorded for config.json at registration (lineage needs it)."""
+    if snapshot.hf is None:
+        return None
+    problems = snapshot.hf.extra_json.get("_problems")
+    value = problems.get("config.json") if isinstance(problems, dict) else None
+    return str(value) if value else None
+
+
 @dataclass(frozen=True)
 class StoredFile:
     path: str
@@ -74,6 +83,7 @@ class ArtifactRepository:
                 size_bytes=artifact.size_bytes,
                 snapshot=snapshot.model_dump_json(),
                 search_text=search_text,
+                config_problem=config_problem(snapshot),
                 created_by=artifact.created_by,
                 created_at=artifact.created_at,
                 updated_at=artifact.updated_at,
@@ -104,6 +114,7 @@ class ArtifactRepository:
                 size_bytes=size_bytes,
                 snapshot=snapshot.model_dump_json(),
                 search_text=search_text,
+                config_problem=config_problem(snapshot),
                 updated_at=datetime.now(UTC),
             )
         )
@@ -170,6 +181,12 @@ class ArtifactRepository:
     def snapshot(self, artifact_id: str) -> Snapshot | None:
         raw = self.s.scalar(select(ArtifactRow.snapshot).where(ArtifactRow.id == artifact_id))
         return Snapshot.model_validate_json(raw) if raw else None
+
+    def config_problem(self, artifact_id: str) -> str | None:
+        """Why the artifact's config.json is unusable, if it is (a narrow column, no parse)."""
+        return self.s.scalar(
+            select(ArtifactRow.config_problem).where(ArtifactRow.id == artifact_id)
+        )
 
     def by_name(self, name: str) -> list[Artifact]:
         rows = self.s.scalars(
@@ -265,6 +282,17 @@ class ArtifactRepository:
             stmt = stmt.where(ArtifactRow.type.in_([t.value for t in types]))
         rows = self.s.scalars(stmt.order_by(ArtifactRow.seq).limit(limit))
         return [(r.seq, to_artifact(r)) for r in rows]
+
+    def blob_keys(self, artifact_id: str) -> set[str]:
+        """Every blob key a committed file row of the artifact points to."""
+        return set(
+            self.s.scalars(
+                select(ArtifactFileRow.blob_key).where(
+                    ArtifactFileRow.artifact_id == artifact_id,
+                    ArtifactFileRow.blob_key.is_not(None),
+                )
+            )
+        )
 
     def files(self, artifact_id: str) -> list[StoredFile]:
         rows = self.s.scalars(

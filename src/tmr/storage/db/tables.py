@@ -37,8 +37,10 @@ class ArtifactRow(Base):
     hub_key: Mapped[str | None] = mapped_column(String(512))
     version: Mapped[str | None] = mapped_column(String(128))
     size_bytes: Mapped[int] = mapped_column(BigInteger, default=0, nullable=False)
-    snapshot: Mapped[str] = mapped_column(Text, nullable=False)
-    search_text: Mapped[str] = mapped_column(Text, default="", nullable=False)
+    # Deferred: listing, search and lineage never load or parse whole snapshots (issue 7).
+    snapshot: Mapped[str] = mapped_column(Text, nullable=False, deferred=True)
+    search_text: Mapped[str] = mapped_column(Text, default="", nullable=False, deferred=True)
+    config_problem: Mapped[str | None] = mapped_column(Text)  # why config.json is unusable
     created_by: Mapped[str | None] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
@@ -239,3 +241,14 @@ class LeaseRow(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(String(64), nullable=False)
     expires_at: Mapped[float] = mapped_column(Float, nullable=False)
+
+
+class LoginThrottleRow(Base):
+    """Failed logins per account (``user:<name>``) or client address (``addr:<ip>``)."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, nullable=False)
+    last_failure_at: Mapped[float] = mapped_column(Float, nullable=False)  # epoch seconds
+    blocked_until: Mapped[float] = mapped_column(Float, nullable=False)  # epoch seconds

@@ -68,48 +68,45 @@ class UserRepository:
             )
         )
 
-    def spend_token_call(self, token_hash: str, now: datetime) -> str | None:
-        """Use one call of a live token in one atomic statement; the owner's name, or None."""
-        result = self.s.execute(
-            update(TokenRow)
-            .where(
-                TokenRow.token_hash == token_hash,
-                TokenRow.calls_left > 0,
-                TokenRow.expires_at > now,
-            )
-            .values(calls_left=TokenRow.calls_left - 1)
-            .returning(TokenRow.user_name)
-        )
-        return result.scalar_one_or_none()
-
     def lease_token_calls(
-        self, token_hash: str, now: datetime, wanted: int
+        self, token_hash: str, now: datetime, wanted: int, give_back: int = 0
     ) -> tuple[str, datetime, int] | None:
-        """Take up to ``wanted`` calls of a live token; (owner, expiry, calls granted) or None.
+        """Return ``give_back`` unused calls and take a new lease of a live token.
 
-        Optimistic: the UPDATE only applies if nobody spent calls since we read the count, so
-        concurrent processes can never take more calls than the token has.
+        (owner, expiry, calls granted), or None when the token is unknown, expired or spent.
+        The first statement is an UPDATE, so the row is locked (PostgreSQL) or the database's
+        write lock held (SQLite) before the count is read: concurrent processes can never take
+        more calls than the token has. The lease is a quarter of what is left, between 1 and
+        ``wanted``, so little sits unused in other replicas when the budget runs out.
         """
-        for _ in range(20):
-            row = self.s.execute(
-                select(TokenRow.calls_left, TokenRow.user_name, TokenRow.expires_at).where(
-                    TokenRow.token_hash == token_hash,
-                    TokenRow.calls_left > 0,
-                    TokenRow.expires_at > now,
-                )
-            ).first()
-            if row is None:
-                return None
-            left, owner, expires = row
-            granted = min(wanted, left)
-            done = self.s.execute(
-                update(TokenRow)
-                .where(TokenRow.token_hash == token_hash, TokenRow.calls_left == left)
-                .values(calls_left=left - granted)
+        self.s.execute(
+            update(TokenRow)
+            .where(TokenRow.token_hash == token_hash)
+            .values(calls_left=TokenRow.calls_left + give_back)
+        )
+        row = self.s.execute(
+            select(TokenRow.calls_left, TokenRow.user_name, TokenRow.expires_at).where(
+                TokenRow.token_hash == token_hash, TokenRow.expires_at > now
             )
-            if done.rowcount == 1:  # type: ignore[attr-defined]
-                return owner, expires, granted
-        return None
+        ).first()
+        if row is None or row[0] <= 0:
+            return None
+        left, owner, expires = row
+        granted = min(wanted, max(1, left // 4))
+        self.s.execute(
+            update(TokenRow)
+            .where(TokenRow.token_hash == token_hash)
+            .values(calls_left=left - granted)
+        )
+        return owner, expires, granted
+
+    def return_token_calls(self, token_hash: str, calls: int) -> None:
+        """Give unused leased calls back (a no-op when the token is gone)."""
+        self.s.execute(
+            update(TokenRow)
+            .where(TokenRow.token_hash == token_hash)
+            .values(calls_left=TokenRow.calls_left + calls)
+        )
 
     def purge_expired_tokens(self, now: datetime) -> None:
         self.s.execute(

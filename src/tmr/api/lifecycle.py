@@ -1,0 +1,51 @@
+"""What runs when a server process starts and stops.
+
+Start: the crash-leftover sweep (tmr.services.sweeper), then again every
+``TMR_SWEEP_INTERVAL_SECONDS`` (0 turns the periodic sweep off). Stop: unused leased token calls
+go back to the database (tmr.services.token_budget) and this replica's last request records are
+written (tmr.services.activity).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+
+from tmr.services.registry import Registry
+from tmr.services.sweeper import Sweeper
+
+log = logging.getLogger("tmr.lifecycle")
+
+
+async def _sweep_forever(registry: Registry) -> None:
+    interval = registry.settings.sweep_interval_seconds
+    while True:
+        try:
+            await run_in_threadpool(Sweeper(registry).sweep)
+        except Exception:  # noqa: BLE001 - a failed sweep must not stop the server
+            log.exception("crash-leftover sweep failed; retrying at the next interval")
+        if interval <= 0:
+            return
+        await asyncio.sleep(interval)
+
+
+def lifespan_for(registry: Registry) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        sweeping = asyncio.create_task(_sweep_forever(registry))
+        try:
+            yield
+        finally:
+            sweeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await sweeping
+            await run_in_threadpool(registry.auth.budget.release_all)
+            registry.activity.close()  # write this replica's last request records
+
+    return lifespan

@@ -1,0 +1,113 @@
+"""A token's call budget (1000 calls), spent exactly under concurrency and across replicas.
+
+Spending one call per request as a database write would make every request a write, which on
+SQLite serialises the whole API. Instead each process *leases* a few calls at a time with one
+locked read-modify-write and counts them down in memory:
+
+- **One lease per token per process.** Concurrent requests that find the lease empty queue on a
+  per-token lock; the first renews it and the others spend from the renewed lease. (Before, each
+  took its own lease and the last one overwrote the others: 50 clients got 630 of 1000 calls.)
+- **Leases shrink as the budget runs out** (a quarter of what is left, at most ``LEASE_CALLS``,
+  at least one), so at most a few calls sit in another replica's memory when the budget ends.
+- **Unused calls go back.** A lease lapses after ``LEASE_SECONDS`` (so a deleted user's or a
+  revoked token's lease in another replica dies within seconds); its remainder is returned to
+  the database when the lease is renewed, and every lease is returned when the process stops.
+  Only a process killed without shutdown strands its leases: at most ``LEASE_CALLS`` per token.
+
+The budget therefore can never be exceeded across any number of replicas (every call served was
+first taken from the row under its lock), and with one process it is served exactly.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from tmr.domain.artifact import User
+from tmr.errors import Forbidden
+from tmr.storage.db.engine import Database
+from tmr.storage.db.users import UserRepository
+
+LEASE_CALLS = 25
+LEASE_SECONDS = 10.0
+_STRIPES = 64
+
+
+@dataclass
+class _Lease:
+    user: User
+    calls: int
+    expires_at: float  # token expiry, epoch seconds
+    lapses_at: float  # monotonic
+
+    def usable(self) -> bool:
+        now_ok = time.monotonic() < self.lapses_at and time.time() < self.expires_at
+        return self.calls > 0 and now_ok
+
+
+class TokenBudget:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._leases: dict[str, _Lease] = {}
+        self._lock = threading.Lock()
+        self._renewing = [threading.Lock() for _ in range(_STRIPES)]
+
+    def spend_cached(self, digest: str) -> User | None:
+        """Spend one leased call without touching the database; None when none is usable."""
+        with self._lock:
+            lease = self._leases.get(digest)
+            if lease is not None and lease.usable():
+                lease.calls -= 1
+                return lease.user
+        return None
+
+    def spend(self, digest: str) -> User:
+        """Spend one call, renewing this process's lease from the database when needed."""
+        with self._renewing[hash(digest) % _STRIPES]:
+            user = self.spend_cached(digest)  # another request may have just renewed it
+            if user is not None:
+                return user
+            with self._lock:
+                stale = self._leases.pop(digest, None)
+            give_back = stale.calls if stale is not None and stale.calls > 0 else 0
+            with self.db.transaction() as s:
+                users = UserRepository(s)
+                leased = users.lease_token_calls(digest, datetime.now(UTC), LEASE_CALLS, give_back)
+                user = users.get(leased[0]) if leased else None
+            if leased is None or user is None:
+                raise Forbidden(
+                    "the token is invalid or expired (1000 calls or 10 hours): log in again"
+                )
+            _, expires, granted = leased
+            expires_utc = expires if expires.tzinfo else expires.replace(tzinfo=UTC)
+            with self._lock:
+                self._leases[digest] = _Lease(
+                    user, granted - 1, expires_utc.timestamp(), time.monotonic() + LEASE_SECONDS
+                )
+            return user
+
+    def forget(self, user_name: str | None = None, keep: str | None = None) -> None:
+        """Drop leases (of one user, or all but ``keep``'s, or all) without returning them."""
+        with self._lock:
+            self._leases = {
+                k: v
+                for k, v in self._leases.items()
+                if (user_name is not None and v.user.name != user_name)
+                or (keep is not None and v.user.name == keep)
+            }
+
+    def release_all(self) -> int:
+        """Return every unused leased call to the database (at shutdown); the calls returned."""
+        with self._lock:
+            leases, self._leases = self._leases, {}
+        returned = 0
+        pending = {d: lease.calls for d, lease in leases.items() if lease.calls > 0}
+        if pending:
+            with self.db.transaction() as s:
+                users = UserRepository(s)
+                for digest, calls in pending.items():
+                    users.return_token_calls(digest, calls)
+                    returned += calls
+        return returned
