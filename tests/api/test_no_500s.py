@@ -54,11 +54,11 @@ def test_datasets_part_with_a_dataset_registered_twice_and_a_dotdot_name(
     )
     with TestClient(create_app(settings)) as c:
         auth = {"X-Authorization": login(c)}
-        ids = []
-        for name in ("squad", "squad", "../../squad", ".."):
-            r = c.post("/artifact/dataset", headers=auth, json={"url": SQUAD, "name": name})
+        # the same dataset twice under one name (two URL spellings), and names with ".."
+        for url, name in ((SQUAD, "squad"), (SQUAD + "/tree/main", "squad"),
+                          (SQUAD, "../../squad"), (SQUAD, "..")):
+            r = c.post("/artifact/dataset", headers=auth, json={"url": url, "name": name})
             assert r.status_code == 201, r.text
-            ids.append(r.json()["metadata"]["id"])
         model = upload(c, auth, "model", name="reader")["metadata"]  # its card links "squad"
         members = _members(c.get(f"/download/{model['id']}?part=datasets", headers=auth))
         folders = {n.split("/")[1] for n in members if n.startswith("datasets/")}
