@@ -14,9 +14,9 @@ from tmr.api.schemas import HealthComponentCollection, TracksResponse
 from tmr.errors import NotFound
 from tmr.logging_setup import RING, LogScope
 from tmr.services import health
-from tmr.services.token_budget import LEASE_CALLS
 from tmr.services.catalog import CatalogService
 from tmr.services.downloads import DownloadService
+from tmr.services.token_budget import LEASE_CALLS
 from tmr.services.workload import WorkloadJobs, WorkloadSpec
 
 router = APIRouter(tags=["health"])
