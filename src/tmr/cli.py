@@ -1,9 +1,10 @@
 """The ``tmr`` command: serve the registry, rate models from a URL file, ingest, check the audit.
 
-tmr serve [--host H] [--port P] [--workers N]
+tmr serve [--host H] [--port P] [--workers N] [--server granian|uvicorn]
 tmr rate URL_FILE                 NDJSON ratings, the earlier CLI's interface
 tmr ingest URL --type T [--name N]
 tmr audit-verify                  check the hash chain of the audit log
+tmr bench downloads [--models 500] [--clients 100] [--seconds 10]   the reference experiment
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -20,6 +22,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--server",
+        choices=["granian", "uvicorn"],
+        help="ASGI server (default TMR_SERVER, uvicorn; both send stored files without Python)",
+    )
     rate = sub.add_parser("rate", help="rate the models of a URL file (NDJSON on stdout)")
     rate.add_argument("url_file", type=Path)
     ingest = sub.add_parser("ingest", help="register an artifact from a source URL")
@@ -27,7 +34,29 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("--type", choices=["model", "dataset", "code"], default="model")
     ingest.add_argument("--name")
     sub.add_parser("audit-verify", help="verify the audit log's hash chain")
+    bench = sub.add_parser("bench", help="run a benchmark workload (bench downloads --help)")
+    bench.add_argument("workload", choices=["downloads"])
+    bench.add_argument("options", nargs=argparse.REMAINDER)
     return parser
+
+
+def _serve_granian(host: str, port: int, workers: int) -> int:
+    """Granian (a Rust HTTP server) runs the same ASGI app; it implements the ASGI path-send
+    extension, so stored files (bundles) go out from Rust without passing through Python."""
+    from granian import Granian
+    from granian.constants import Interfaces
+    from granian.log import LogLevels
+
+    Granian(
+        "tmr.asgi:app",
+        address=host,
+        port=port,
+        interface=Interfaces.ASGI,
+        workers=workers,
+        log_level=LogLevels.warning,
+        backlog=2048,
+    ).serve()
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,21 +65,25 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = load_settings()
     if args.command == "serve":
+        if (args.server or settings.server) == "granian":
+            return _serve_granian(args.host, args.port, args.workers)
         import uvicorn
 
+        # the standard asyncio loop: its transports can sendfile (api/zerocopy.py), uvloop's not
+        options: dict[str, Any] = {"host": args.host, "port": args.port, "loop": "asyncio",
+                                   "log_level": "warning", "backlog": 2048}  # fmt: skip
         if args.workers > 1:
-            uvicorn.run(
-                "tmr.asgi:app",
-                host=args.host,
-                port=args.port,
-                workers=args.workers,
-                log_level="warning",
-            )
+            uvicorn.run("tmr.asgi:served", workers=args.workers, **options)
         else:
+            from tmr.api.zerocopy import ZeroCopyFiles
             from tmr.app import create_app
 
-            uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+            uvicorn.run(ZeroCopyFiles(create_app(settings)), **options)
         return 0
+    if args.command == "bench":
+        from tmr.bench.downloads import main as bench_downloads
+
+        return bench_downloads(args.options)
     if args.command == "rate":
         from tmr.commands.rate import run
 

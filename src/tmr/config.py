@@ -61,6 +61,9 @@ class Settings(BaseSettings):
         default=256 * 1024, alias="TMR_MONITOR_PROGRAM_MAX_BYTES"
     )
     activity_flush_seconds: float = Field(default=1.0, gt=0, alias="TMR_ACTIVITY_FLUSH_SECONDS")
+    signing_key_file: Path | None = Field(default=None, alias="TMR_SIGNING_KEY_FILE")
+    download_url_ttl_seconds: int = Field(default=3600, alias="TMR_DOWNLOAD_URL_TTL")
+    server: str = Field(default="uvicorn", alias="TMR_SERVER")
 
     @property
     def resolved_database_url(self) -> str:
@@ -69,6 +72,10 @@ class Settings(BaseSettings):
     @property
     def resolved_blob_url(self) -> str:
         return self.blob_url or f"file://{(self.data_dir / 'blobs').resolve()}"
+
+    @property
+    def resolved_signing_key_file(self) -> Path:
+        return self.signing_key_file or (self.data_dir / "secrets" / "signing.key").resolve()
 
     @property
     def gate_enabled(self) -> bool:

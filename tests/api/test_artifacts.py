@@ -12,7 +12,7 @@ def test_upload_registers_and_reads_back_by_id_and_name(client, auth):
     created = upload(client, auth, "dataset", name="tickets")
     meta = created["metadata"]
     assert meta["name"] == "tickets" and meta["type"] == "dataset"
-    assert created["data"]["download_url"].endswith(f"/download/{meta['id']}")
+    assert f"/download/{meta['id']}?" in created["data"]["download_url"]
     got = client.get(f"/artifacts/dataset/{meta['id']}", headers=auth)
     assert got.status_code == 200
     assert got.json() == created

@@ -33,7 +33,13 @@ def test_round_trip_on_each_backend(backend_client):
     weights = b"\x01\x02" * 300_000
     made = upload(c, auth, "dataset", name="round-trip", weights=weights)["metadata"]
     assert c.get(f"/artifacts/dataset/{made['id']}", headers=auth).json()["metadata"] == made
-    r = c.get(f"/download/{made['id']}", params={"part": "weights"}, headers=auth)
+    r = c.get(
+        f"/download/{made['id']}", params={"part": "weights"}, headers=auth, follow_redirects=False
+    )
+    if r.status_code == 302:  # S3: the materialised zip by a presigned URL
+        import httpx
+
+        r = httpx.get(r.headers["location"])
     assert zipfile.ZipFile(io.BytesIO(r.content)).read("model.safetensors") == weights
     single = c.get(
         f"/download/{made['id']}/files/model.safetensors", headers=auth, follow_redirects=False
@@ -151,6 +157,9 @@ def test_failed_update_keeps_the_old_version_and_its_blobs(
         current = c.get(f"/artifacts/dataset/{meta['id']}", headers=auth).json()
         assert current["data"]["url"] == squad
         assert sorted(b.key for b in blobs.list(f"artifacts/{meta['id']}/")) == before
-        card = c.get(f"/download/{meta['id']}", params={"part": "card"}, headers=auth)
-        assert card.status_code == 200
+        card = c.get(
+            f"/download/{meta['id']}", params={"part": "card"}, headers=auth,
+            follow_redirects=False,
+        )  # fmt: skip
+        assert card.status_code in (200, 302)  # S3: a presigned redirect
     app.state.registry.db.dispose()

@@ -3,13 +3,14 @@ cost, and reset."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Annotated, cast
 
 from fastapi import APIRouter, Body, Path, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
 from tmr.api import schemas
-from tmr.api.deps import BaseUrlDep, RegistryDep, UserDep, run_read
+from tmr.api.deps import DownloadLinks, LinksDep, RegistryDep, UserDep, run_read
 from tmr.api.protection_schemas import ListedArtifact
 from tmr.domain.artifact import Artifact, ArtifactType, User
 from tmr.errors import BadRequest
@@ -18,6 +19,7 @@ from tmr.services.cost import CostService
 from tmr.services.ingest import IngestService
 from tmr.services.protections import ProtectionService
 from tmr.services.registry import Registry
+from tmr.services.search import Hit
 from tmr.storage.db.artifacts import NameQuery
 
 router = APIRouter(tags=["artifacts"])
@@ -34,14 +36,18 @@ SEARCH_RECORD_MAX = 100  # appearances recorded per search (a broad regex lists 
 
 
 def listed(
-    registry: Registry, user: User, found: list[Artifact], searched: bool = True
+    registry: Registry,
+    user: User,
+    found: Sequence[Artifact] | Sequence[Hit],
+    searched: bool = True,
 ) -> list[ListedArtifact]:
     """Listing entries, flagged when deprecated/quarantined or below such an ancestor. For a
     search (by name, regex, or a named enumerate query; not the "*" listing) the appearances
     are recorded for the package-confusion audit."""
     service = ProtectionService(registry)
     if searched:
-        service.record_interest(user, found[:SEARCH_RECORD_MAX], "search")
+        shown = cast("Sequence[Artifact]", found[:SEARCH_RECORD_MAX])
+        service.record_interest(user, shown, "search")
     flags = service.flags([a.id for a in found])
     return [
         ListedArtifact(name=a.name, id=a.id, type=a.type, **flags.get(a.id, {}))  # type: ignore[arg-type]
@@ -49,10 +55,9 @@ def listed(
     ]
 
 
-def envelope(a: Artifact, base: str) -> schemas.Artifact:
+def envelope(a: Artifact, links: DownloadLinks) -> schemas.Artifact:
     return schemas.Artifact(
-        metadata=metadata(a),
-        data=schemas.ArtifactData(url=a.url, download_url=f"{base}/download/{a.id}"),
+        metadata=metadata(a), data=schemas.ArtifactData(url=a.url, download_url=links.bundle(a.id))
     )
 
 
@@ -128,10 +133,10 @@ def reset(registry: RegistryDep, user: UserDep) -> dict[str, str]:
     operation_id="ArtifactRetrieve",
 )
 async def get_artifact(
-    registry: RegistryDep, user: UserDep, base: BaseUrlDep, artifact_type: TypePath, id: IdPath
+    registry: RegistryDep, user: UserDep, links: LinksDep, artifact_type: TypePath, id: IdPath
 ) -> schemas.Artifact:
     found = await run_read(registry, CatalogService(registry).get, artifact_type, id)
-    record = envelope(found, base)
+    record = envelope(found, links)
     security = await run_read(registry, record_security, registry, user, found)
     if security:
         record.data.security = security  # type: ignore[attr-defined]
@@ -148,7 +153,7 @@ async def get_artifact(
 async def update_artifact(
     registry: RegistryDep,
     user: UserDep,
-    base: BaseUrlDep,
+    links: LinksDep,
     artifact_type: TypePath,
     id: IdPath,
     body: schemas.Artifact,
@@ -168,7 +173,7 @@ async def update_artifact(
         check_url(body.data.url),
         user,
     )
-    return envelope(updated, base)
+    return envelope(updated, links)
 
 
 @router.delete(
@@ -289,7 +294,7 @@ def by_version(
 async def create_artifact(
     registry: RegistryDep,
     user: UserDep,
-    base: BaseUrlDep,
+    links: LinksDep,
     artifact_type: TypePath,
     body: schemas.ArtifactData,
 ) -> schemas.Artifact:
@@ -302,4 +307,4 @@ async def create_artifact(
             artifact_type, check_url(body.url), name, user, sensitive=sensitive
         )
     )
-    return envelope(created, base)
+    return envelope(created, links)

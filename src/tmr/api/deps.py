@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Request
@@ -11,6 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from tmr.domain.artifact import User
 from tmr.errors import TmrError
 from tmr.services.registry import Registry
+from tmr.services.signing import UrlSigner
 
 T = TypeVar("T")
 
@@ -49,6 +51,26 @@ async def public_base(request: Request) -> str:
     return (configured or str(request.base_url)).rstrip("/")
 
 
+@dataclass(frozen=True)
+class DownloadLinks:
+    """Builds the signed, expiring ``download_url`` of an artifact for the requesting user."""
+
+    base: str
+    user: str
+    signer: UrlSigner
+
+    def bundle(self, artifact_id: str, part: str = "all") -> str:
+        query = self.signer.query(artifact_id, part, self.user)
+        return f"{self.base}/download/{artifact_id}?{query}"
+
+
+async def download_links(
+    request: Request, user: Annotated[User, Depends(current_user)]
+) -> DownloadLinks:
+    registry: Registry = request.app.state.registry
+    return DownloadLinks(await public_base(request), user.name, registry.signer)
+
+
 async def run_read(registry: Registry, fn: Callable[..., T], *args: Any) -> T:
     """Run a short read-only use case.
 
@@ -64,3 +86,4 @@ async def run_read(registry: Registry, fn: Callable[..., T], *args: Any) -> T:
 RegistryDep = Annotated[Registry, Depends(get_registry)]
 UserDep = Annotated[User, Depends(current_user)]
 BaseUrlDep = Annotated[str, Depends(public_base)]
+LinksDep = Annotated[DownloadLinks, Depends(download_links)]

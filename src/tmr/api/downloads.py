@@ -1,31 +1,68 @@
 """Downloads (our design; every artifact's ``download_url`` points here).
 
-``GET /download/{id}`` streams a zip of the whole bundle, or of one part with ``?part=weights``,
-``card``, ``datasets`` or ``code``. ``GET /download/{id}/files/{path}`` serves one file with
-``Range`` and ``HEAD`` support: zero-copy from local files, or a redirect to a presigned object
-store URL when bundles live in S3 (never for a sensitive model, whose monitor must see every
-download). Every GET is recorded in the audit trail; the service's download gate refuses
-quarantined artifacts and runs sensitive models' monitors before any byte is sent.
+``GET /download/{id}`` serves the zip of the whole bundle, or of one part with ``?part=weights``,
+``card``, ``datasets`` or ``code``; ``GET /download/{id}/files/{path}`` one file. Both support
+``Range`` and ``HEAD`` and are served as static files: zero-copy from local files, or a redirect
+to a presigned object-store URL when bundles live in S3 (never for a sensitive model, whose
+monitor must see every download). A request carries either a token or a signed link (the
+``download_url`` of an artifact: user, expiry and HMAC signature in the query). The service's
+download gate refuses quarantined artifacts and runs sensitive models' monitors before any byte
+is sent, whichever way the request was authorised; every GET is recorded in the audit trail
+under its user.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import iterate_in_threadpool
 
 from tmr.api.artifacts import IdPath
-from tmr.api.deps import RegistryDep, UserDep
-from tmr.errors import TmrError
+from tmr.api.deps import AUTH_HEADER_DOC, RegistryDep, UserDep, current_user
+from tmr.api.permissions import DOWNLOAD, require
+from tmr.domain.artifact import User
+from tmr.errors import NotFound
 from tmr.services.downloads import PARTS, DownloadService, parse_range
+from tmr.services.registry import Registry
 
 router = APIRouter(tags=["downloads"])
 
+ZIP = "application/zip"
 PartQuery = Annotated[str, Query(description=f"one of {', '.join(PARTS)}")]
+AuthHeader = Annotated[
+    str | None,
+    Header(
+        alias="X-Authorization",
+        description=AUTH_HEADER_DOC + " Not needed with a signed link (user, expires, signature).",
+    ),
+]
+SignedUser = Annotated[
+    str | None, Query(max_length=256, description="signed links: the user the link was issued to")
+]
+SignedExpiry = Annotated[
+    str | None, Query(max_length=20, description="signed links: expiry, epoch seconds")
+]
+Signature = Annotated[
+    str | None, Query(max_length=128, description="signed links: HMAC-SHA256 of the link")
+]
+DOWNLOAD_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {"content": {"application/zip": {}}},
+    206: {"description": "the requested byte range"},
+    302: {"description": "redirect to a presigned object-store URL (S3 deployments)"},
+    400: {},
+    401: {"description": "the user (of the token or the signed link) may not download"},
+    403: {
+        "description": "missing/invalid token, a tampered or expired signed link, or refused "
+        "by the model's monitoring program"
+    },
+    404: {},
+    416: {},
+    423: {"description": "the artifact is quarantined (the reason is in the message)"},
+}
 
 
 def _disposition(filename: str) -> str:
@@ -62,40 +99,68 @@ async def download_parts(registry: RegistryDep, user: UserDep, id: IdPath) -> li
         423: {"description": "the artifact is quarantined (the reason is in the message)"},
     },
 )
+
+
+async def _who(
+    request: Request,
+    registry: Registry,
+    artifact_id: str,
+    part: str,
+    user: str | None,
+    expires: str | None,
+    signature: str | None,
+) -> User:
+    """The user a download is for: a signed link's user (checked here, with that user's
+    ``download`` permission), else the token's (checked by the access middleware)."""
+    if signature is None:
+        return await current_user(request)
+    grant = registry.signer.verify(artifact_id, part, user, expires, signature)
+    found = await run_in_threadpool(DownloadService(registry).signed_user, grant.user)
+    require(found, DOWNLOAD)
+    state = request.scope.setdefault("state", {})
+    state["user"] = found.name
+    state["tmr_user"] = found
+    return found
+
+
+@router.get("/download/{id}", operation_id="DownloadBundle", responses=DOWNLOAD_RESPONSES)
 @router.head("/download/{id}", operation_id="DownloadBundleHead", include_in_schema=False)
 async def download_bundle(
-    request: Request, registry: RegistryDep, user: UserDep, id: IdPath, part: PartQuery = "all"
+    request: Request,
+    registry: RegistryDep,
+    id: IdPath,
+    part: PartQuery = "all",
+    x_authorization: AuthHeader = None,
+    user: SignedUser = None,
+    expires: SignedExpiry = None,
+    signature: Signature = None,
 ) -> Response:
+    """The zip of the artifact's bundle or one part, built once and then served as a static
+    file (``Range``, ``HEAD``; zero-copy from local files, a presigned redirect from S3)."""
+    who = await _who(request, registry, id, part, user, expires, signature)
     service = DownloadService(registry)
     head = request.method == "HEAD"
-    plan = await run_in_threadpool(lambda: service.plan(id, part, user, head=head))
-    headers = {
-        "content-disposition": _disposition(plan.filename),
-        "x-tmr-files": str(len(plan.files)),
-    }
-    if head:
-        return Response(status_code=200, media_type="application/zip", headers=headers)
-    await run_in_threadpool(service.record_download, plan.artifact, user, f"part={part}")
-    return StreamingResponse(
-        iterate_in_threadpool(service.zip_stream(plan)),
-        media_type="application/zip",
-        headers=headers,
-    )
+    bundle = await run_in_threadpool(lambda: service.bundle(id, part, who, head=head))
+    if not head:
+        await run_in_threadpool(service.record_download, bundle.artifact, who, f"part={part}")
+    if bundle.checked is not None:  # the exact zip the model's monitor approved
+        return StreamingResponse(
+            iterate_in_threadpool(bundle.checked),
+            media_type=ZIP,
+            headers={"content-disposition": _disposition(bundle.filename)},
+        )
+    try:
+        return _serve(request, registry, bundle.key, bundle.size, bundle.filename, ZIP,
+                      bundle.no_presign)  # fmt: skip
+    except NotFound:  # the materialised zip vanished (another replica rebuilt it): once more
+        service.forget(bundle.key)
+        again = await run_in_threadpool(lambda: service.bundle(id, part, who, head=True))
+        return _serve(request, registry, again.key, again.size, again.filename, ZIP,
+                      again.no_presign)  # fmt: skip
 
 
 @router.get(
-    "/download/{id}/files/{path:path}",
-    operation_id="DownloadFile",
-    responses={
-        200: {},
-        206: {},
-        302: {},
-        400: {},
-        403: {"description": "bad token, or refused by the model's monitoring program"},
-        404: {},
-        416: {},
-        423: {"description": "the artifact is quarantined (the reason is in the message)"},
-    },
+    "/download/{id}/files/{path:path}", operation_id="DownloadFile", responses=DOWNLOAD_RESPONSES
 )
 @router.head(
     "/download/{id}/files/{path:path}", operation_id="DownloadFileHead", include_in_schema=False
@@ -103,31 +168,51 @@ async def download_bundle(
 async def download_file(
     request: Request,
     registry: RegistryDep,
-    user: UserDep,
     id: IdPath,
     path: Annotated[str, Path(max_length=1024)],
+    x_authorization: AuthHeader = None,
+    user: SignedUser = None,
+    expires: SignedExpiry = None,
+    signature: Signature = None,
 ) -> Response:
+    """One file of the artifact, with ``Range`` and ``HEAD``."""
+    who = await _who(request, registry, id, f"file:{path}", user, expires, signature)
     service = DownloadService(registry)
     head = request.method == "HEAD"
     rng = request.headers.get("range")
     opened = await run_in_threadpool(
-        lambda: service.open_file(id, path, user, range_header=rng, head=head)
+        lambda: service.open_file(id, path, who, range_header=rng, head=head)
     )
-    artifact, file, key = opened.artifact, opened.file, opened.key
     if not head:
-        await run_in_threadpool(service.record_download, artifact, user, f"file={path}")
+        await run_in_threadpool(service.record_download, opened.artifact, who, f"file={path}")
     filename = path.rsplit("/", 1)[-1]
+    return _serve(request, registry, opened.key, opened.file.size, filename,
+                  "application/octet-stream", opened.no_presign)  # fmt: skip
+
+
+def _serve(
+    request: Request,
+    registry: Registry,
+    key: str,
+    size: int,
+    filename: str,
+    media_type: str,
+    no_presign: bool,
+) -> Response:
+    """A stored blob as a static file: ``FileResponse`` for local files (sent zero-copy by the
+    ASGI server: api/zerocopy.py under uvicorn, path-send under granian), a presigned redirect
+    from S3 (not for sensitive models), else a ranged stream."""
     local = registry.blobs.local_path(key)
     if local is not None:
-        return FileResponse(local, filename=filename, media_type="application/octet-stream")
-    presigned = None if opened.no_presign else registry.blobs.presigned_url(key, 900, filename)
+        return FileResponse(local, filename=filename, media_type=media_type)
+    presigned = None if no_presign else registry.blobs.presigned_url(key, 900, filename)
     if presigned:
         return RedirectResponse(presigned, status_code=302)
-    return await _ranged_stream(request, registry, key, file.size, filename)
+    return _ranged_stream(request, registry, key, size, filename, media_type)
 
 
-async def _ranged_stream(
-    request: Request, registry: RegistryDep, key: str, size: int, filename: str
+def _ranged_stream(
+    request: Request, registry: Registry, key: str, size: int, filename: str, media_type: str
 ) -> Response:
     headers = {"accept-ranges": "bytes", "content-disposition": _disposition(filename)}
     start, end, status = 0, size - 1, 200
@@ -142,13 +227,7 @@ async def _ranged_stream(
     headers["content-length"] = str(max(0, end - start + 1))
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers)
-    try:
-        chunks = registry.blobs.iter_range(key, start, end)
-    except TmrError:
-        raise
+    chunks = registry.blobs.iter_range(key, start, end)
     return StreamingResponse(
-        iterate_in_threadpool(chunks),
-        status_code=status,
-        media_type="application/octet-stream",
-        headers=headers,
+        iterate_in_threadpool(chunks), status_code=status, media_type=media_type, headers=headers
     )

@@ -17,7 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from tmr.api import schemas
 from tmr.api.artifacts import TypePath, envelope
-from tmr.api.deps import BaseUrlDep, RegistryDep, UserDep
+from tmr.api.deps import LinksDep, RegistryDep, UserDep
 from tmr.domain.artifact import Artifact, ArtifactType, User
 from tmr.errors import InvalidUpload, TooLarge
 from tmr.services.registry import Registry
@@ -38,7 +38,7 @@ async def upload(
     request: Request,
     registry: RegistryDep,
     user: UserDep,
-    base: BaseUrlDep,
+    links: LinksDep,
     artifact_type: TypePath,
     file: Annotated[UploadFile, File(description="zip of the repository")],
     name: Annotated[str | None, Form(max_length=512)] = None,
@@ -64,7 +64,7 @@ async def upload(
     created = await run_in_threadpool(
         _store, registry, artifact_type, file, name, user, sensitive, program
     )
-    return envelope(created, base)
+    return envelope(created, links)
 
 
 def _store(

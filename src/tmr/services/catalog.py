@@ -12,18 +12,16 @@ import base64
 import contextlib
 from collections.abc import Sequence
 
-import re2
-
 from tmr.domain.artifact import Artifact, ArtifactType, AuditAction, AuditEntry, User
 from tmr.domain.versions import parse_query, parse_version
-from tmr.errors import BadRequest, InvalidRegex, NotFound, TmrError, TooLarge, Unauthorized
+from tmr.errors import BadRequest, NotFound, TmrError, TooLarge, Unauthorized
 from tmr.services.registry import Registry
+from tmr.services.search import Hit
 from tmr.storage.bundles import ALL_BUNDLES, bundle_prefix
 from tmr.storage.db.artifacts import ArtifactRepository, NameQuery
 from tmr.storage.db.audit import AuditRepository
 
 MAX_QUERIES = 100
-MAX_REGEX_LENGTH = 1000
 REGEX_SCAN_BATCH = 2000
 CONTRACT_ACTIONS = {"CREATE", "UPDATE", "DOWNLOAD", "RATE", "AUDIT"}  # the contract's enum
 
@@ -89,31 +87,9 @@ class CatalogService:
         next_offset = encode_offset(rows[-1][0]) if more and rows else None
         return [a for _, a in rows], next_offset
 
-    def regex(self, pattern: str) -> list[Artifact]:
-        if not isinstance(pattern, str) or pattern == "":
-            raise InvalidRegex("regex must be a non-empty string")
-        if len(pattern) > MAX_REGEX_LENGTH:
-            raise InvalidRegex(f"regex longer than {MAX_REGEX_LENGTH} characters")
-        options = re2.Options()
-        options.max_mem = 8 << 20
-        options.log_errors = False
-        try:
-            compiled = re2.compile(pattern, options)
-        except re2.error as exc:
-            raise InvalidRegex(f"invalid regular expression {pattern!r}: {exc}") from exc
-        except Exception as exc:  # RE2 rejects some constructs with other errors (e.g. too big)
-            raise InvalidRegex(f"regular expression {pattern!r} is not supported: {exc}") from exc
-        found: list[Artifact] = []
-        after = 0
-        while True:
-            with self.reg.db.read() as s:
-                batch = ArtifactRepository(s).scan_search_text(after, REGEX_SCAN_BATCH)
-            for seq, artifact, text in batch:
-                after = seq
-                if compiled.search(artifact.name) or compiled.search(text):
-                    found.append(artifact)
-            if len(batch) < REGEX_SCAN_BATCH:
-                break
+    def regex(self, pattern: str) -> list[Hit]:
+        """Artifacts whose name or README matches (RE2; see services/search.py)."""
+        found = self.reg.search.search(pattern)
         if not found:
             raise NotFound(f"no artifact name or README matches {pattern!r}")
         return found

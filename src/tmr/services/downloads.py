@@ -8,10 +8,20 @@ pulled pickle-based file is scanned before it is stored; an unsafe one quarantin
 Every download path goes through ``plan`` (bundles and parts) or ``open_file`` (single files,
 ranges), which both call the protections' ``DownloadGate`` before any byte is served: quarantined
 artifacts are refused, sensitive models' monitors judge the exact bytes, every attempt is recorded.
+
+A bundle (the zip of a part) is built once, on its first download, and kept in the blob store
+under ``artifacts/<id>/bundles/<part>-<digest>.zip``; the digest covers every member's path, size,
+sha256 and blob, so an update (new blobs), a pull-through or a newly registered linked dataset
+gives a new bundle, and the stale one is removed when its successor is built. Weights are stored
+in the zip uncompressed, members carry a fixed timestamp (the same files give the same bytes, so
+two processes building at once write identical zips). Serving it is then a static file: zero-copy
+from local files, a presigned redirect from S3 (never for a sensitive model). When a monitor
+approved a download, the exact zip it judged is served instead.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import secrets
@@ -23,7 +33,7 @@ from pathlib import Path
 
 from tmr.domain.artifact import Artifact, ArtifactType, AuditAction, AuditEntry, User
 from tmr.domain.snapshot import Snapshot
-from tmr.errors import ArtifactQuarantined, BadRequest, NotFound
+from tmr.errors import ArtifactQuarantined, BadRequest, Forbidden, NotFound
 from tmr.safety.pickles import is_pickle_candidate
 from tmr.services.keys import hub_key_from_url
 from tmr.services.leases import lease_name, once_across_replicas
@@ -35,17 +45,21 @@ from tmr.services.protections import (
     unsafe_reason,
 )
 from tmr.services.registry import Registry
-from tmr.storage.bundles import ZipEntry, file_key, write_zip_stream
+from tmr.storage.blobs.base import BlobInfo
+from tmr.storage.bundles import ZipEntry, bundles_prefix, file_key, write_zip_stream
 from tmr.storage.db.artifacts import ArtifactRepository, StoredFile
 from tmr.storage.db.audit import AuditRepository
+from tmr.storage.db.users import UserRepository
 
 log = logging.getLogger("tmr.downloads")
 
 PARTS = ("all", "weights", "card", "datasets", "code")
 MANIFEST = "tmr-manifest.json"
 
+ZIP_STAMP = (1980, 1, 1, 0, 0, 0)
 _locks_guard = threading.Lock()
 _locks: dict[tuple[str, str], threading.Lock] = {}
+_built: dict[str, int] = {}  # bundle keys known to exist in the blob store -> size
 
 
 def _lock_for(artifact_id: str, path: str) -> threading.Lock:
@@ -76,6 +90,32 @@ class DownloadPlan:
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in self.artifact.name)
         suffix = "" if self.part == "all" else f"-{self.part}"
         return f"{safe or self.artifact.id}{suffix}.zip"
+
+    @property
+    def bundle_key(self) -> str:
+        """Where the zip of exactly these files is kept; changes whenever a member changes."""
+        h = hashlib.sha256(self.manifest)
+        for b in self.files:
+            h.update(f"\0{b.owner.id}\0{b.file.blob_key or ''}".encode())
+        return f"{bundles_prefix(self.artifact.id)}{self.part}-{h.hexdigest()[:24]}.zip"
+
+    @property
+    def complete(self) -> bool:
+        """Every member is in the blob store already (nothing to pull through)."""
+        return all(b.file.blob_key for b in self.files)
+
+
+@dataclass
+class Bundle:
+    """A download of a bundle or part that passed the gate: the materialised zip (``key``,
+    ``size``), or, when a sensitive model's monitor approved it, the exact zip it judged."""
+
+    artifact: Artifact
+    filename: str
+    key: str = ""
+    size: int = 0
+    no_presign: bool = False
+    checked: Iterator[bytes] | None = None
 
 
 def _folder_name(artifact: Artifact) -> str:
@@ -185,6 +225,67 @@ class DownloadService:
                     for f in repo.files(linked.id)
                 ]
         return out
+
+    def bundle(self, artifact_id: str, part: str, user: User, *, head: bool = False) -> Bundle:
+        """A bundle or part for ``user`` after the download gate: the stored zip (built once,
+        under a lock, when it is not there yet), or the zip a monitor approved."""
+        plan = self.plan(artifact_id, part, user, head=head)
+        if plan.gate.checked_zip is not None:
+            return Bundle(plan.artifact, plan.filename, no_presign=True,
+                          checked=_stream_file(plan.gate))  # fmt: skip
+        key = plan.bundle_key
+        size = _built.get(key)
+        if size is None:
+            info = self.reg.blobs.stat(key)
+            if info is None:
+                plan, info = self._build(plan)
+                key = info.key
+            size = _built[key] = info.size
+        return Bundle(plan.artifact, plan.filename, key, size, plan.gate.no_presign)
+
+    def forget(self, key: str) -> None:
+        """Drop a bundle from the in-process index (its blob went missing)."""
+        _built.pop(key, None)
+
+    def _build(self, plan: DownloadPlan) -> tuple[DownloadPlan, BlobInfo]:
+        with _lock_for(plan.artifact.id, f"bundle:{plan.part}"):
+            if not plan.complete:  # pull everything through first: the blob keys change
+                for b in plan.files:
+                    self.ensure_blob(b.owner, b.file)
+                fresh = self._plan(plan.artifact.id, plan.part)
+                plan = DownloadPlan(fresh.artifact, fresh.part, fresh.files, fresh.manifest,
+                                    plan.gate)  # fmt: skip
+            key = plan.bundle_key
+            info = self.reg.blobs.stat(key) or self._write_bundle(plan, key)
+            return plan, info
+
+    def _write_bundle(self, plan: DownloadPlan, key: str) -> BlobInfo:
+        tmp = Path(tempfile.mkdtemp(prefix="bundle-", dir=self.reg.work_dir))
+        dest = tmp / "bundle.zip"
+        try:
+            with dest.open("wb") as out:
+                for piece in write_zip_stream(self.reg.blobs, self._entries(plan),
+                                              stamp=ZIP_STAMP):  # fmt: skip
+                    out.write(piece)
+            info = self.reg.blobs.put_file(key, dest)
+        finally:
+            dest.unlink(missing_ok=True)
+            tmp.rmdir()
+        log.info("materialised %s (%d bytes)", key, info.size)
+        stale = f"{bundles_prefix(plan.artifact.id)}{plan.part}-"
+        for old in list(self.reg.blobs.list(stale)):
+            if old.key != key:
+                _built.pop(old.key, None)
+                self.reg.blobs.delete(old.key)
+        return BlobInfo(key=key, size=info.size, etag=info.etag, sha256=info.sha256)
+
+    def signed_user(self, name: str) -> User:
+        """The user a valid signed link names, if that account still exists."""
+        with self.reg.db.read() as s:
+            user = UserRepository(s).get(name)
+        if user is None:
+            raise Forbidden(f"the download link was issued to {name!r}, who no longer exists")
+        return user
 
     def record_download(self, artifact: Artifact, user: User, detail: str) -> None:
         with self.reg.db.transaction() as s:
@@ -296,13 +397,6 @@ class DownloadService:
         with dest.open("wb") as out:
             for piece in write_zip_stream(self.reg.blobs, entries):
                 out.write(piece)
-
-    def zip_stream(self, plan: DownloadPlan) -> Iterator[bytes]:
-        """The zip of a plan, streamed; every file is pulled through before the first byte.
-        When a monitor approved the download, the exact zip it judged is what is served."""
-        if plan.gate.checked_zip is not None:
-            return _stream_file(plan.gate)
-        return write_zip_stream(self.reg.blobs, self._entries(plan))
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from tmr.services.keys import hub_key_from_url, new_artifact_id, parent_key
 from tmr.services.protections import ProtectionService, scan_local_files, store_scans
 from tmr.services.registry import Registry
 from tmr.sources.streams import write_bytes
-from tmr.storage.bundles import classify, file_key, files_prefix
+from tmr.storage.bundles import bundles_prefix, classify, file_key, files_prefix
 from tmr.storage.db.artifacts import ArtifactRepository, StoredFile
 from tmr.storage.db.audit import AuditRepository
 from tmr.storage.db.protections import ProtectionRepository
@@ -341,6 +341,10 @@ class IngestService:
                 self.reg.blobs.delete(key)
             except TmrError as exc:
                 log.warning("could not delete old blob %s: %s", key, exc.message)
+        try:  # materialised zips of the old version (their digests no longer match anyway)
+            self.reg.blobs.delete_prefix(bundles_prefix(current.id))
+        except TmrError as exc:
+            log.warning("could not delete old bundles of %s: %s", current.id, exc.message)
         with self.reg.db.read() as s:
             updated = ArtifactRepository(s).get(current.id)
         assert updated is not None

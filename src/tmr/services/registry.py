@@ -16,6 +16,8 @@ from tmr.domain.snapshot import Snapshot
 from tmr.metrics.gate import GatePolicy
 from tmr.services.activity import ActivityLog
 from tmr.services.auth import AuthService
+from tmr.services.search import SearchIndex
+from tmr.services.signing import UrlSigner, load_or_create_key
 from tmr.storage.blobs import BlobStore, open_blob_store
 from tmr.storage.db.engine import Database
 from tmr.storage.db.migrate import upgrade
@@ -42,10 +44,15 @@ class Registry:
     db: Database
     blobs: BlobStore
     auth: AuthService
+    signer: UrlSigner
     activity: ActivityLog = field(default_factory=ActivityLog)
     fetch_snapshot: FetchSnapshot = _default_fetch
     download_file: DownloadFile = _default_download
     started_at: float = field(default_factory=time.time)
+    search: SearchIndex = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.search = SearchIndex(self.db)
 
     @property
     def gate(self) -> GatePolicy:
@@ -67,4 +74,9 @@ def build_registry(settings: Settings) -> Registry:
     auth = AuthService(db, settings)
     auth.ensure_default_admin()
     activity = ActivityLog(db, flush_seconds=settings.activity_flush_seconds)
-    return Registry(settings=settings, db=db, blobs=blobs, auth=auth, activity=activity)
+    signer = UrlSigner(
+        load_or_create_key(settings.resolved_signing_key_file), settings.download_url_ttl_seconds
+    )
+    return Registry(
+        settings=settings, db=db, blobs=blobs, auth=auth, signer=signer, activity=activity
+    )

@@ -118,6 +118,11 @@ def bundle_prefix(artifact_id: str) -> str:
     return f"{ALL_BUNDLES}{artifact_id}/"
 
 
+def bundles_prefix(artifact_id: str) -> str:
+    """The folder of an artifact's materialised download zips (one per part and content)."""
+    return bundle_prefix(artifact_id) + "bundles/"
+
+
 def files_prefix(artifact_id: str, generation: str = "files") -> str:
     """The folder of one generation of an artifact's files."""
     if "/" in generation:
@@ -176,12 +181,16 @@ class _Sink(io.RawIOBase):
 
 
 def write_zip_stream(
-    store: BlobStore, entries: Iterable[ZipEntry], chunk: int = 1 << 20
+    store: BlobStore,
+    entries: Iterable[ZipEntry],
+    chunk: int = 1 << 20,
+    stamp: tuple[int, int, int, int, int, int] | None = None,
 ) -> Iterator[bytes]:
     """Stream a zip of ``entries`` as it is built; pieces are about ``chunk`` bytes.
 
     Every blob is looked up first, so a missing one raises ``NotFound`` before the first byte
     (before an HTTP response has started); bad or duplicate member names raise ValueError.
+    ``stamp`` fixes the members' modification time (the same files then give the same bytes).
     """
     planned: list[tuple[ZipEntry, int]] = []
     seen: set[str] = set()
@@ -197,12 +206,16 @@ def write_zip_stream(
         if info is None:
             raise NotFound(f"blob {entry.key!r} not found in {store.url}", key=entry.key)
         planned.append((entry, info.size))
-    return _generate(store, planned, chunk)
+    return _generate(store, planned, chunk, stamp or time.localtime()[:6])  # type: ignore[arg-type]
 
 
-def _generate(store: BlobStore, planned: list[tuple[ZipEntry, int]], chunk: int) -> Iterator[bytes]:
+def _generate(
+    store: BlobStore,
+    planned: list[tuple[ZipEntry, int]],
+    chunk: int,
+    stamp: tuple[int, int, int, int, int, int],
+) -> Iterator[bytes]:
     sink = _Sink()
-    stamp = time.localtime()[:6]
     with zipfile.ZipFile(sink, "w", allowZip64=True) as zf:
         for entry, size in planned:
             member = zipfile.ZipInfo(entry.arcname, date_time=stamp)
