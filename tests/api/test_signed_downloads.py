@@ -166,8 +166,11 @@ def test_update_replaces_the_materialised_bundle(client, auth):
     registry = client.app.state.registry
     from tmr.services.downloads import DownloadService
 
+    from tmr.domain.artifact import User
+
     service = DownloadService(registry)
-    before = service.bundle(aid, "all").key
+    admin = User("ece30861defaultadminuser", True)
+    before = service.bundle(aid, "all", admin, head=True).key
     # a pull-through or update changes the members' blobs: a new digest, a new zip
     with registry.db.transaction() as s:
         from tmr.storage.db.artifacts import ArtifactRepository
@@ -178,7 +181,7 @@ def test_update_replaces_the_materialised_bundle(client, auth):
         new_key = f.blob_key.replace("/model.safetensors", "/copy.safetensors")
         registry.blobs.put_bytes(new_key, b"2" * 5000)
         repo.set_blob_key(aid, "model.safetensors", new_key, None)
-    after = service.bundle(aid, "all")
+    after = service.bundle(aid, "all", admin, head=True)
     assert after.key != before
     assert [b.key for b in registry.blobs.list(f"artifacts/{aid}/bundles/")] == [after.key]
     fresh = zipfile.ZipFile(io.BytesIO(client.get(created["data"]["download_url"]).content))
