@@ -133,8 +133,8 @@ def _pinned(command: list[str], cpu: int | None) -> list[str]:
     return [taskset, "-c", str(cpu), *command] if taskset and cpu is not None else command
 
 
-def _wait_http(url: str, proc: subprocess.Popen[bytes], what: str) -> None:
-    deadline = time.time() + 90
+def _wait_http(url: str, proc: subprocess.Popen[bytes], what: str, timeout: float = 90) -> None:
+    deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"{what} exited with {proc.returncode}")
