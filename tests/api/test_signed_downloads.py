@@ -164,9 +164,8 @@ def test_update_replaces_the_materialised_bundle(client, auth):
     first = zipfile.ZipFile(io.BytesIO(client.get(created["data"]["download_url"]).content))
     assert first.read("model.safetensors") == b"1" * 5000
     registry = client.app.state.registry
-    from tmr.services.downloads import DownloadService
-
     from tmr.domain.artifact import User
+    from tmr.services.downloads import DownloadService
 
     service = DownloadService(registry)
     admin = User("ece30861defaultadminuser", True)

@@ -88,19 +88,6 @@ async def download_parts(registry: RegistryDep, user: UserDep, id: IdPath) -> li
     return [PartSize(part=part, files=files, bytes=size) for part, files, size in sizes]
 
 
-@router.get(
-    "/download/{id}",
-    operation_id="DownloadBundle",
-    responses={
-        200: {"content": {"application/zip": {}}},
-        400: {},
-        403: {"description": "bad token, or refused by the model's monitoring program"},
-        404: {},
-        423: {"description": "the artifact is quarantined (the reason is in the message)"},
-    },
-)
-
-
 async def _who(
     request: Request,
     registry: Registry,

@@ -109,6 +109,9 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
     ("HEAD", "/download/{id}/files/{path:path}"): DOWNLOAD,
 }
 
+# Routes that also accept a signed link instead of a token (checked by the route's handler).
+SIGNED_LINK_ROUTES = frozenset({"/download/{id}", "/download/{id}/files/{path:path}"})
+
 # Routes whose service adds "owner or admin" on top of the permission (README: ownership).
 OWNER_OR_ADMIN: frozenset[tuple[str, str]] = frozenset(
     {
@@ -219,7 +222,7 @@ class AccessControlMiddleware:
             await self.app(scope, receive, send)
             return
         need, template = found
-        if need == DOWNLOAD and b"signature=" in scope.get("query_string", b""):
+        if template in SIGNED_LINK_ROUTES and b"signature=" in scope.get("query_string", b""):
             await self.app(scope, receive, send)  # a signed link: the handler checks it
             return
         header = _header(scope, b"x-authorization")
