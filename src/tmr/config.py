@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     max_zip_ratio: float = Field(default=200.0, alias="TMR_MAX_ZIP_RATIO")
     max_zip_entries: int = Field(default=20000, alias="TMR_MAX_ZIP_ENTRIES")
     sandbox_python: str | None = Field(default=None, alias="TMR_SANDBOX_PYTHON")
+    sandbox_mode: str = Field(default="auto", alias="TMR_SANDBOX")
     node_binary: str | None = Field(default=None, alias="TMR_NODE_BINARY")
     monitor_timeout_seconds: float = Field(default=10.0, alias="TMR_MONITOR_TIMEOUT")
     monitor_heap_mb: int = Field(default=128, alias="TMR_MONITOR_HEAP_MB")

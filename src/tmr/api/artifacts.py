@@ -13,6 +13,7 @@ from tmr.api import schemas
 from tmr.api.deps import DownloadLinks, LinksDep, RegistryDep, UserDep, run_read
 from tmr.api.protection_schemas import ListedArtifact
 from tmr.domain.artifact import Artifact, ArtifactType, User
+from tmr.domain.files import NameQuery
 from tmr.errors import BadRequest
 from tmr.services.catalog import CatalogService
 from tmr.services.cost import CostService
@@ -20,7 +21,6 @@ from tmr.services.ingest import IngestService
 from tmr.services.protections import ProtectionService
 from tmr.services.registry import Registry
 from tmr.services.search import Hit
-from tmr.storage.db.artifacts import NameQuery
 
 router = APIRouter(tags=["artifacts"])
 

@@ -8,6 +8,8 @@ answered 500 with the request id, never with internals.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -20,7 +22,9 @@ from tmr.errors import TmrError
 log = logging.getLogger("tmr.api")
 
 
-def _body(request: Request, code: str, message: str, details: dict | None = None) -> dict:
+def _body(
+    request: Request, code: str, message: str, details: dict[str, Any] | None = None
+) -> dict[str, Any]:
     return {
         "error": code,
         "message": message,
@@ -42,7 +46,7 @@ def error_response(scope: Scope, exc: TmrError) -> JSONResponse:
     )
 
 
-def _describe(errors: list) -> str:
+def _describe(errors: Sequence[Any]) -> str:
     parts = []
     for err in errors[:10]:
         where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "request"
@@ -85,7 +89,7 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
 
-def _jsonable(details: dict) -> dict:
+def _jsonable(details: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for k, v in details.items():
         out[k] = v if isinstance(v, str | int | float | bool | list | dict | type(None)) else str(v)

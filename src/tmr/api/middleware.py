@@ -123,7 +123,7 @@ def _incoming_id(scope: Scope) -> str | None:
         if name == b"x-request-id":
             text = value.decode("latin-1")
             if 0 < len(text) <= 64 and text.replace("-", "").isalnum():
-                return text
+                return str(text)
     return None
 
 

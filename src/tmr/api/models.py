@@ -14,7 +14,7 @@ from tmr.api.protections import weight_scan
 from tmr.domain.artifact import AuditAction
 from tmr.services.catalog import CatalogService
 from tmr.services.license_check import LicenseCheckService
-from tmr.services.lineage import LineageService
+from tmr.services.lineage import LineageGraph, LineageService
 from tmr.services.protections import ProtectionService
 from tmr.services.rating import explanation, stored_rating
 
@@ -66,7 +66,11 @@ def lineage(registry: RegistryDep, user: UserDep, id: IdPath) -> schemas.Artifac
                 artifact_id=n.artifact_id,
                 name=n.name,
                 source=n.source,
-                metadata={"repository_url": n.repository_url, **flags.get(n.artifact_id, {})},
+                metadata={
+                    "repository_url": n.repository_url,
+                    **flags.get(n.artifact_id, {}),
+                    **_parent_edges(graph, n.artifact_id),
+                },
             )
             for n in graph.nodes
         ],
@@ -79,6 +83,22 @@ def lineage(registry: RegistryDep, user: UserDep, id: IdPath) -> schemas.Artifac
             for e in graph.edges
         ],
     )
+
+
+def _parent_edges(graph: LineageGraph, artifact_id: str) -> dict[str, Any]:
+    """A child node's edges to its parents, each ``declared`` or ``verified`` with evidence (the
+    contract's edge schema has no room for it; node metadata is free-form)."""
+    parents = [
+        {
+            "artifact_id": e.parent_id,
+            "edge": e.trust,
+            "declared_in": e.source,
+            "evidence": e.evidence,
+        }
+        for e in graph.edges
+        if e.child_id == artifact_id
+    ]
+    return {"parents": parents} if parents else {}
 
 
 @router.post(
@@ -95,4 +115,4 @@ async def license_check(
     body: schemas.SimpleLicenseCheckRequest,
 ) -> bool:
     decision = await run_in_threadpool(LicenseCheckService(registry).check, id, body.github_url)
-    return decision.allowed
+    return bool(decision.allowed)

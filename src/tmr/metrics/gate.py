@@ -104,6 +104,11 @@ class GatePolicy:
                 return GateFailure(
                     name, value, f"the license {declared!r} cannot be identified by the registry"
                 )
+            decider = result.evidence.get("decided_by")
+            if decider and value < self.threshold:
+                return GateFailure(
+                    name, round(value, 4), f"the license of its ancestor {decider} decides it"
+                )
         if not result.applicable or (name == "reviewedness" and value < 0):
             return None
         if result.inconclusive and self.inconclusive == "ignore":

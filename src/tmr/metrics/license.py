@@ -5,6 +5,9 @@ it is.
 Method: take the license from structured metadata (card front matter, then the Hub's
 ``license:`` tag, then a "License:" line in the card text), normalise its spelling and look its
 terms up in ``tmr.domain.licenses``.
+The whole chain of registered ancestors counts (a fine-tune of a non-commercial base is not
+usable commercially whatever its own card says): the lowest score along the chain wins and the
+evidence names the ancestor that decided it (``decided_by``).
 Outcome: 1 for licenses compatible with LGPL-2.1 (permissive, public domain, LGPL), 0 for
 incompatible (GPL, non-commercial, no-derivatives) or missing ones, in between for unclear ones
 (use-based restrictions, community licenses, unknown spellings).
@@ -57,6 +60,16 @@ def compute(inp: RatingInput) -> MetricResult:
     license_id, where = declared_license(inp)
     score, reason = lgpl_compatibility(license_id)
     terms = normalize(license_id)
+    scored = [(name, lic, lgpl_compatibility(lic)) for name, lic in inp.ancestor_licenses]
+    chain = [{"name": n, "license": lic, "score": sc} for n, lic, (sc, _) in scored]
+    decided_by = None
+    lowest = min(scored, key=lambda item: item[2][0], default=None)
+    if lowest is not None and lowest[2][0] < score:
+        decided_by, inherited, (score, why) = lowest
+        reason = (
+            f"its ancestor {decided_by} is under {inherited or 'no license'}: {why}; "
+            "a derivative inherits that"
+        )
     return MetricResult(
         name=NAME,
         score=score,
@@ -68,5 +81,7 @@ def compute(inp: RatingInput) -> MetricResult:
             "source": where,
             "normalized": terms.spdx if terms else None,
             "family": terms.family if terms else None,
+            "ancestors": chain,
+            "decided_by": decided_by,
         },
     )

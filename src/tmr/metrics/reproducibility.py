@@ -19,14 +19,17 @@ from __future__ import annotations
 
 import ast
 import builtins
+import hashlib
+import importlib.util
 import re
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from tmr.domain.rating import MetricResult
 from tmr.metrics import _card
 from tmr.metrics.inputs import RatingInput
-from tmr.metrics.sandbox import SandboxConfig, run_python
+from tmr.metrics.sandbox import SandboxConfig, StagedRepo, run_python
 
 NAME = "reproducibility"
 MAX_SANDBOX_BLOCKS = 3
@@ -325,7 +328,7 @@ def compute(inp: RatingInput) -> MetricResult:
     files |= frozenset(p.rsplit("/", 1)[-1] for p in files)
     verdicts = [judge_block(i, b, blocks[:i], refs, repo_id, files) for i, b in enumerate(blocks)]
     if inp.sandbox is not None:
-        return _run_in_sandbox(verdicts, inp.sandbox)
+        return _run_in_sandbox(verdicts, inp.sandbox, _staged_repo(inp, repo_id))
     best = max(verdicts, key=lambda v: v.score)
     outcome = {1.0: "runs unchanged", 0.5: "runs after automatic repair", 0.0: "would not run"}
     return MetricResult(
@@ -348,7 +351,42 @@ def compute(inp: RatingInput) -> MetricResult:
     )
 
 
-def _run_in_sandbox(verdicts: list[BlockJudgement], config: SandboxConfig) -> MetricResult:
+def _staged_repo(inp: RatingInput, repo_id: str) -> StagedRepo:
+    """The model's files the registry holds locally (and what the fetch read), as a cache."""
+    files: dict[str, Path | bytes] = dict(inp.snapshot.staged)
+    files.update(inp.local_files)
+    hf = inp.snapshot.hf
+    sha = hf.sha if hf is not None and hf.sha and re.fullmatch(r"[0-9a-f]{40}", hf.sha) else None
+    revision = sha or hashlib.sha1(repo_id.encode()).hexdigest()  # noqa: S324 (a cache key)
+    names = [repo_id, inp.name, repo_id.rsplit("/", 1)[-1]]
+    return StagedRepo(tuple(n for n in names if n), files, revision)
+
+
+def _missing_module(code: str, config: SandboxConfig) -> str | None:
+    """A top-level module the code imports that this interpreter lacks (checked only when the
+    sandbox is this interpreter): such a block cannot run, so it is not started."""
+    if config.python != sys.executable:
+        return None
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return None
+    for node in ast.walk(tree):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names = [node.module]
+        for name in names:
+            top = name.split(".", 1)[0]
+            if importlib.util.find_spec(top) is None:
+                return top
+    return None
+
+
+def _run_in_sandbox(
+    verdicts: list[BlockJudgement], config: SandboxConfig, staged: StagedRepo
+) -> MetricResult:
     candidates = sorted(verdicts, key=lambda v: -v.score)[:MAX_SANDBOX_BLOCKS]
     runs: list[dict[str, object]] = []
     score = 0.0
@@ -359,7 +397,18 @@ def _run_in_sandbox(verdicts: list[BlockJudgement], config: SandboxConfig) -> Me
         ):
             if value <= score or (variant == "repaired" and verdict.repaired == verdict.code):
                 continue
-            result = run_python(code, config)
+            missing = _missing_module(code, config)
+            if missing is not None:
+                runs.append(
+                    {
+                        "block": verdict.index,
+                        "variant": variant,
+                        "ok": False,
+                        "not_started": f"module {missing!r} is not installed in the sandbox",
+                    }
+                )
+                continue
+            result = run_python(code, config, staged)
             runs.append(
                 {
                     "block": verdict.index,
@@ -380,6 +429,14 @@ def _run_in_sandbox(verdicts: list[BlockJudgement], config: SandboxConfig) -> Me
     return MetricResult(
         name=NAME,
         score=score,
-        summary=f"Sandboxed run of the card's example code: the best block {outcome[score]}.",
-        evidence={"path": "sandbox", "python": config.python, "runs": runs},
+        summary=(
+            "Sandboxed run of the card's example code (no network, the model's own files in an "
+            f"offline Hugging Face cache): the best block {outcome[score]}."
+        ),
+        evidence={
+            "path": "sandbox",
+            "python": config.python,
+            "staged_files": sorted(staged.files)[:50],
+            "runs": runs,
+        },
     )

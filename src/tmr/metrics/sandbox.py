@@ -1,7 +1,10 @@
 """A small sandbox for running model-card example code: separate process, no network, limits.
 
-Used by the reproducibility metric only when a sandbox interpreter is configured
-(``TMR_SANDBOX_PYTHON``); the default is static judgement, which needs no execution at all.
+Used by the reproducibility metric by default when the needed Python is present (this
+interpreter with ``huggingface_hub``, or ``TMR_SANDBOX_PYTHON``; ``TMR_SANDBOX=off`` falls back to
+static judgement). The model's own files are staged as an offline Hugging Face cache
+(:func:`stage_hf_cache`), so examples that download the model resolve locally while the network
+stays blocked.
 
 Isolation, in layers (none is a security boundary on its own; deploy the sandbox interpreter in a
 container without network for untrusted production use):
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -52,6 +56,36 @@ class SandboxConfig:
 
 
 @dataclass(frozen=True)
+class StagedRepo:
+    """A model's own files, staged in the sandbox as an offline Hugging Face cache so that
+    ``hf_hub_download``, ``snapshot_download`` and ``from_pretrained`` resolve locally under
+    each of ``repo_ids`` (the hub id and the names a card may use for it)."""
+
+    repo_ids: tuple[str, ...]
+    files: dict[str, Path | bytes]
+    revision: str
+
+
+def stage_hf_cache(hub: Path, staged: StagedRepo) -> None:
+    """Lay out ``hub`` like ``huggingface_hub``'s cache: ``models--ORG--NAME/refs/main`` naming
+    the revision, and ``snapshots/REVISION/PATH`` holding each file."""
+    for repo_id in dict.fromkeys(staged.repo_ids):
+        folder = hub / f"models--{repo_id.replace('/', '--')}"
+        (folder / "refs").mkdir(parents=True, exist_ok=True)
+        (folder / "refs" / "main").write_text(staged.revision)
+        snapshot = folder / "snapshots" / staged.revision
+        for path, content in staged.files.items():
+            dest = snapshot / path
+            if not dest.resolve().is_relative_to(snapshot.resolve()):
+                continue  # never outside the cache (paths come from the repository)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                dest.write_bytes(content)
+            else:
+                shutil.copyfile(content, dest)
+
+
+@dataclass(frozen=True)
 class SandboxResult:
     ok: bool
     returncode: int | None
@@ -68,13 +102,18 @@ def _limits(config: SandboxConfig) -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
 
 
-def run_python(code: str, config: SandboxConfig) -> SandboxResult:
-    """Run ``code`` with the configured interpreter under the sandbox; never raises for the code's
-    own failures (they are in the result)."""
+def run_python(
+    code: str, config: SandboxConfig, staged: StagedRepo | None = None
+) -> SandboxResult:
+    """Run ``code`` with the configured interpreter under the sandbox, with the model's own files
+    (``staged``) in an offline Hugging Face cache; never raises for the code's own failures
+    (they are in the result)."""
     with tempfile.TemporaryDirectory(prefix="tmr-sandbox-") as tmp:
         work = Path(tmp)
         (work / "sitecustomize.py").write_text(_SITECUSTOMIZE)
         (work / "main.py").write_text(code)
+        if staged is not None:
+            stage_hf_cache(work / "hf" / "hub", staged)
         env = {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "HOME": tmp,
@@ -84,6 +123,8 @@ def run_python(code: str, config: SandboxConfig) -> SandboxResult:
             "TRANSFORMERS_OFFLINE": "1",
             "HF_DATASETS_OFFLINE": "1",
             "HF_HOME": str(work / "hf"),
+            "HF_HUB_CACHE": str(work / "hf" / "hub"),
+            "HF_HUB_DISABLE_TELEMETRY": "1",
             "NO_PROXY": "*",
             "MPLBACKEND": "Agg",
         }

@@ -13,12 +13,13 @@ import contextlib
 from collections.abc import Sequence
 
 from tmr.domain.artifact import Artifact, ArtifactType, AuditAction, AuditEntry, User
+from tmr.domain.files import NameQuery
 from tmr.domain.versions import parse_query, parse_version
 from tmr.errors import BadRequest, NotFound, TmrError, TooLarge, Unauthorized
 from tmr.services.registry import Registry
 from tmr.services.search import Hit
 from tmr.storage.bundles import ALL_BUNDLES, bundle_prefix
-from tmr.storage.db.artifacts import ArtifactRepository, NameQuery
+from tmr.storage.db.artifacts import ArtifactRepository
 from tmr.storage.db.audit import AuditRepository
 
 MAX_QUERIES = 100
@@ -57,10 +58,7 @@ class CatalogService:
 
     def get(self, type_: ArtifactType, artifact_id: str) -> Artifact:
         with self.reg.db.read() as s:
-            artifact = ArtifactRepository(s).get(artifact_id)
-        if artifact is None or artifact.type != type_:
-            raise NotFound(f"no {type_.value} artifact with id {artifact_id}")
-        return artifact
+            return ArtifactRepository(s).get_or_404(artifact_id, type_)
 
     def by_name(self, name: str) -> list[Artifact]:
         if name == "*":
@@ -121,9 +119,7 @@ class CatalogService:
     def delete(self, type_: ArtifactType, artifact_id: str) -> None:
         with self.reg.db.transaction() as s:
             repo = ArtifactRepository(s)
-            artifact = repo.get(artifact_id)
-            if artifact is None or artifact.type != type_:
-                raise NotFound(f"no {type_.value} artifact with id {artifact_id}")
+            repo.get_or_404(artifact_id, type_)
             repo.delete(artifact_id)
         self._delete_blobs(artifact_id)
 
@@ -134,9 +130,7 @@ class CatalogService:
 
     def audit(self, type_: ArtifactType, artifact_id: str, user: User) -> list[AuditEntry]:
         with self.reg.db.transaction() as s:
-            artifact = ArtifactRepository(s).get(artifact_id)
-            if artifact is None or artifact.type != type_:
-                raise NotFound(f"no {type_.value} artifact with id {artifact_id}")
+            artifact = ArtifactRepository(s).get_or_404(artifact_id, type_)
             audit = AuditRepository(s)
             audit.append(AuditEntry.now(artifact, user, AuditAction.AUDIT))
             entries = audit.for_artifact(artifact_id)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tmr.domain.artifact import Artifact, ArtifactType
-from tmr.errors import NotFound
 from tmr.services.keys import hub_key_from_url
 from tmr.services.lineage import LineageService
 from tmr.services.registry import Registry
@@ -36,9 +35,7 @@ class CostService:
     def cost(self, type_: ArtifactType, artifact_id: str, dependency: bool) -> dict[str, CostEntry]:
         with self.reg.db.read() as s:
             repo = ArtifactRepository(s)
-            root = repo.get(artifact_id)
-            if root is None or root.type != type_:
-                raise NotFound(f"no {type_.value} artifact with id {artifact_id}")
+            root = repo.get_or_404(artifact_id, type_)
             own = megabytes(root.size_bytes)
             if not dependency:
                 return {root.id: CostEntry(own, own)}

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tmr.domain.artifact import Artifact, ArtifactType, AuditAction, AuditEntry, User
+from tmr.domain.files import StoredFile
 from tmr.domain.snapshot import Snapshot
 from tmr.errors import ArtifactQuarantined, BadRequest, Forbidden, NotFound
 from tmr.safety.pickles import is_pickle_candidate
@@ -47,7 +48,7 @@ from tmr.services.protections import (
 from tmr.services.registry import Registry
 from tmr.storage.blobs.base import BlobInfo
 from tmr.storage.bundles import ZipEntry, bundles_prefix, file_key, write_zip_stream
-from tmr.storage.db.artifacts import ArtifactRepository, StoredFile
+from tmr.storage.db.artifacts import ArtifactRepository
 from tmr.storage.db.audit import AuditRepository
 from tmr.storage.db.users import UserRepository
 

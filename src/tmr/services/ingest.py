@@ -20,6 +20,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from tmr.domain.artifact import Artifact, ArtifactType, AuditAction, AuditEntry, User
+from tmr.domain.files import StoredFile
 from tmr.domain.protections import FileScan
 from tmr.domain.rating import Rating
 from tmr.domain.snapshot import Snapshot
@@ -29,7 +30,7 @@ from tmr.services.protections import ProtectionService, scan_local_files, store_
 from tmr.services.registry import Registry
 from tmr.sources.streams import write_bytes
 from tmr.storage.bundles import bundles_prefix, classify, file_key, files_prefix
-from tmr.storage.db.artifacts import ArtifactRepository, StoredFile
+from tmr.storage.db.artifacts import ArtifactRepository
 from tmr.storage.db.audit import AuditRepository
 from tmr.storage.db.protections import ProtectionRepository
 
@@ -124,6 +125,7 @@ class IngestService:
         prepared.sensitive = sensitive
         try:
             self._prefetch_small_files(prepared)
+            self._rate_and_gate(prepared)  # the sandbox runs examples against these files
             return self._store_new(prepared, user)
         finally:
             self._discard_local(prepared)
@@ -137,9 +139,7 @@ class IngestService:
         self, type_: ArtifactType, artifact_id: str, name: str, url: str, user: User
     ) -> Artifact:
         with self.reg.db.read() as s:
-            current = ArtifactRepository(s).get(artifact_id)
-        if current is None or current.type != type_:
-            raise NotFound(f"no {type_.value} artifact with id {artifact_id}")
+            current = ArtifactRepository(s).get_or_404(artifact_id, type_)
         if current.name != name:
             raise BadRequest(
                 f"name {name!r} does not match artifact {artifact_id} (named {current.name!r})"
@@ -148,6 +148,7 @@ class IngestService:
         prepared = self._prepare(type_, name, url, snapshot)
         try:
             self._prefetch_small_files(prepared)
+            self._rate_and_gate(prepared)
             return self._store_update(current, prepared, user)
         finally:
             self._discard_local(prepared)
@@ -170,7 +171,6 @@ class IngestService:
             version=snapshot_version(snapshot),
             files=files,
         )
-        self._rate_and_gate(prepared)
         return prepared
 
     def _rate_and_gate(self, prepared: Prepared) -> None:
@@ -178,7 +178,9 @@ class IngestService:
             return
         from tmr.services.rating import rate_snapshot
 
-        prepared.rating = rate_snapshot(self.reg, prepared.snapshot, prepared.name)
+        prepared.rating = rate_snapshot(
+            self.reg, prepared.snapshot, prepared.name, prepared.local_files
+        )
         decision = self.reg.gate.evaluate(prepared.rating, prepared.snapshot.source)
         if decision.accepted:
             return

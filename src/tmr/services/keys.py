@@ -22,6 +22,11 @@ def hub_key_from_url(url: str) -> str | None:
     return source_identity(url)
 
 
+def upload_key(name: str) -> str:
+    """The hub key of an uploaded model: ``upload/<name>``, found by a bare ``<name>`` parent."""
+    return f"upload/{name.strip().lower()}"
+
+
 def key_candidates(key: str) -> list[str]:
     """Keys that may name the same repository: with and without the organisation part.
 

@@ -32,16 +32,16 @@ class LicenseCheckService:
 
     def check(self, model_id: str, github_url: str):  # type: ignore[no-untyped-def]
         from tmr.domain.licenses import check_finetune_inference
+        from tmr.services.rating import ancestor_licenses, registered_parents
 
         key = hub_key_from_url(github_url)
         if key is None or not key.startswith("github/"):
             raise BadRequest(f"github_url must name a GitHub repository; got {github_url!r}")
         with self.reg.db.read() as s:
             repo = ArtifactRepository(s)
-            model = repo.get(model_id)
-            if model is None or model.type != ArtifactType.model:
-                raise NotFound(f"no model artifact with id {model_id}")
+            repo.get_or_404(model_id, ArtifactType.model)
             model_snapshot = repo.snapshot(model_id)
+            chain = ancestor_licenses(repo, registered_parents(repo, model_id))
             registered = repo.resolve_key(key, ArtifactType.code)
             code_snapshot = repo.snapshot(registered[0].id) if registered else None
         if code_snapshot is None or code_snapshot.github is None:
@@ -59,4 +59,11 @@ class LicenseCheckService:
                 ) from exc
         code_license = code_snapshot.github.license_spdx if code_snapshot.github else None
         assert model_snapshot is not None
-        return check_finetune_inference(code_license, model_license(model_snapshot))
+        decision = check_finetune_inference(code_license, model_license(model_snapshot))
+        # A fine-tune inherits its ancestors' terms: every registered ancestor is checked too.
+        for name, license_id in chain:
+            inherited = check_finetune_inference(code_license, license_id)
+            if not inherited.allowed:
+                decision.allowed = False
+                decision.reasons += [f"ancestor {name} decides it: {r}" for r in inherited.reasons]
+        return decision

@@ -1,6 +1,8 @@
 """Lineage graphs of registered models, from declared parents (config.json, model card).
 
-Edges are resolved at query time from stored parent references and hub keys, so a graph is always
+Each edge is ``declared`` (metadata names the parent) or ``verified`` (the child's config and
+weights agree with the parent's: :mod:`tmr.metrics.lineage_edges`). Edges are resolved at query
+time from stored parent references and hub keys, so a graph is always
 current: registering or deleting a parent or a child later changes it with no recomputation. The
 graph is the whole family (ancestors, descendants and their relatives), so every member of a
 family gets the same graph.
@@ -8,10 +10,12 @@ family gets the same graph.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from tmr.domain.artifact import Artifact, ArtifactType
-from tmr.errors import MalformedMetadata, NotFound
+from tmr.errors import MalformedMetadata
+from tmr.metrics.lineage_edges import verify_edge
 from tmr.services.keys import key_candidates
 from tmr.services.registry import Registry
 from tmr.storage.db.artifacts import ArtifactRepository
@@ -32,6 +36,8 @@ class LineageEdge:
     parent_id: str
     child_id: str
     source: str
+    trust: str = "declared"  # "verified" when the child's files agree with the parent's
+    evidence: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -66,9 +72,7 @@ class LineageService:
     def graph(self, artifact_id: str) -> LineageGraph:
         with self.reg.db.read() as s:
             repo = ArtifactRepository(s)
-            root = repo.get(artifact_id)
-            if root is None or root.type != ArtifactType.model:
-                raise NotFound(f"no model artifact with id {artifact_id}")
+            root = repo.get_or_404(artifact_id, ArtifactType.model)
             problem = repo.config_problem(artifact_id)  # never the whole snapshot
             if problem is not None:
                 raise MalformedMetadata(
@@ -93,12 +97,14 @@ class LineageService:
                     if child.id not in nodes:
                         nodes[child.id] = child
                         frontier.append(child.id)
+            snapshots = {aid: repo.snapshot(aid) for aid in {a for e in edges for a in e}}
+        checked = {(p, c): verify_edge(snapshots.get(c), snapshots.get(p)) for (p, c) in edges}
         return LineageGraph(
             nodes=[
                 LineageNode(a.id, a.name, node_source.get(a.id, _own_source(edges, a.id)), a.url)
                 for a in nodes.values()
             ],
-            edges=[LineageEdge(p, c, src) for (p, c), src in edges.items()],
+            edges=[LineageEdge(p, c, src, *checked[(p, c)]) for (p, c), src in edges.items()],
         )
 
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from pathlib import Path
 from typing import Any
 
+from tmr.config import Settings
 from tmr.domain.artifact import Artifact, ArtifactType
 from tmr.domain.rating import Rating
 from tmr.domain.snapshot import Snapshot
 from tmr.errors import NotFound
+from tmr.metrics.sandbox import SandboxConfig
 from tmr.services.keys import parent_key
 from tmr.services.registry import Registry
 from tmr.storage.db.artifacts import ArtifactRepository
@@ -26,6 +31,44 @@ def parent_scores(registry: Registry, snapshot: Snapshot) -> list[float]:
         memo: dict[str, Rating | None] = {}
         ratings = [current_rating(repo, i, memo, ()) for i in dict.fromkeys(ids)]
     return [r.net_score for r in ratings if r is not None]
+
+
+def declared_parent_ids(registry: Registry, snapshot: Snapshot) -> list[str]:
+    """Registered models the snapshot's declared parents resolve to."""
+    keys = [k for k in (parent_key(p.name) for p in snapshot.parents) if k]
+    with registry.db.read() as s:
+        repo = ArtifactRepository(s)
+        ids = [a.id for key in keys for a in repo.resolve_key(key, ArtifactType.model)]
+    return list(dict.fromkeys(ids))
+
+
+MAX_ANCESTORS = 50
+
+
+def ancestor_ids(repo: ArtifactRepository, start: list[str]) -> list[str]:
+    """Registered ancestors reachable from the models ``start`` (themselves included), nearest
+    first, each once (declared lineage may loop)."""
+    seen: list[str] = []
+    frontier = list(dict.fromkeys(start))
+    while frontier and len(seen) < MAX_ANCESTORS:
+        current = frontier.pop(0)
+        if current in seen:
+            continue
+        seen.append(current)
+        frontier += [p for p in registered_parents(repo, current) if p not in seen]
+    return seen
+
+
+def ancestor_licenses(repo: ArtifactRepository, start: list[str]) -> list[tuple[str, str | None]]:
+    """(name, declared license) of every registered ancestor from ``start`` on, nearest first."""
+    from tmr.services.license_check import model_license
+
+    out: list[tuple[str, str | None]] = []
+    for aid in ancestor_ids(repo, start):
+        artifact, snapshot = repo.get(aid), repo.snapshot(aid)
+        if artifact is not None and snapshot is not None:
+            out.append((artifact.name, model_license(snapshot)))
+    return out
 
 
 def registered_parents(repo: ArtifactRepository, artifact_id: str) -> list[str]:
@@ -66,31 +109,56 @@ def current_rating(
     return memo[artifact_id]
 
 
-def rate_snapshot(registry: Registry, snapshot: Snapshot, name: str) -> Rating:
+def rate_snapshot(
+    registry: Registry, snapshot: Snapshot, name: str, local_files: dict[str, Path] | None = None
+) -> Rating:
+    """Rate ``snapshot``; ``local_files`` (the model's small files already on disk) are staged as
+    an offline Hugging Face cache when the sandbox runs the card's examples."""
     from tmr.metrics.runner import RatingInput, rate_model
 
-    sandbox = None
-    if registry.settings.sandbox_python:
-        from tmr.metrics.sandbox import SandboxConfig
-
-        sandbox = SandboxConfig(python=registry.settings.sandbox_python)
     return rate_model(
         RatingInput(
             snapshot=snapshot,
             name=name,
             parent_scores=parent_scores(registry, snapshot),
-            sandbox=sandbox,
+            ancestor_licenses=_ancestor_licenses(registry, snapshot),
+            sandbox=sandbox_config(registry.settings),
+            local_files=dict(local_files or {}),
         )
     )
+
+
+def sandbox_config(settings: Settings) -> SandboxConfig | None:
+    """The sandbox is the default when the needed Python is there: ``TMR_SANDBOX_PYTHON`` if set,
+    else this interpreter when it has the libraries model cards' examples use
+    (:data:`SANDBOX_LIBRARIES`); ``TMR_SANDBOX=off`` judges statically."""
+    if settings.sandbox_mode.strip().lower() in {"off", "0", "false", "no", "static"}:
+        return None
+    if settings.sandbox_python:
+        return SandboxConfig(python=settings.sandbox_python)
+    if all(importlib.util.find_spec(lib) is not None for lib in SANDBOX_LIBRARIES):
+        return SandboxConfig(python=sys.executable)
+    return None
+
+
+# Without these a card's example cannot load its model, so running it would only measure what
+# this interpreter lacks: the static judge is then the better witness.
+SANDBOX_LIBRARIES = ("huggingface_hub", "transformers")
+
+
+def _ancestor_licenses(registry: Registry, snapshot: Snapshot) -> list[tuple[str, str | None]]:
+    parents = declared_parent_ids(registry, snapshot)
+    if not parents:
+        return []
+    with registry.db.read() as s:
+        return ancestor_licenses(ArtifactRepository(s), parents)
 
 
 def stored_rating(registry: Registry, artifact_id: str) -> tuple[Artifact, Rating]:
     """The model and its stored rating (404 for an unknown id, a non-model, or no rating)."""
     with registry.db.read() as s:
         repo = ArtifactRepository(s)
-        artifact = repo.get(artifact_id)
-        if artifact is None or artifact.type != ArtifactType.model:
-            raise NotFound(f"no model artifact with id {artifact_id}")
+        artifact = repo.get_or_404(artifact_id, ArtifactType.model)
         rating = current_rating(repo, artifact_id, {}, ())
     if rating is None:
         raise NotFound(f"model {artifact_id} has no rating yet")

@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from tmr.domain.artifact import Artifact, ArtifactType, User
+from tmr.domain.files import StoredFile
 from tmr.errors import BadRequest
 from tmr.services.ingest import IngestService, Prepared, snapshot_version
+from tmr.services.keys import upload_key
 from tmr.services.protections import ProtectionService
 from tmr.services.registry import Registry
 from tmr.sources.upload import bundle_snapshot, extract_bundle
 from tmr.storage.bundles import classify
-from tmr.storage.db.artifacts import StoredFile
 
 
 def register_upload(
@@ -39,7 +40,9 @@ def register_upload(
         name=chosen,
         url=url,
         snapshot=snapshot,
-        hub_key=None,
+        # An uploaded model's identity is its name, so another upload naming it as its parent
+        # (``base_model: our-base``) links to it, as a Hub id links to a fetched model.
+        hub_key=upload_key(chosen) if type_ == ArtifactType.model else None,
         version=snapshot_version(snapshot),
         files=[
             StoredFile(f.path, f.size, f.sha256, classify(f.path), None) for f in snapshot.files

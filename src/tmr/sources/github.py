@@ -228,7 +228,7 @@ def _decode_content(payload: Any) -> str | None:
     if not isinstance(payload, dict) or not isinstance(payload.get("content"), str):
         return None
     if payload.get("encoding", "base64") != "base64":
-        return payload["content"]
+        return str(payload["content"])
     try:
         return base64.b64decode(payload["content"]).decode("utf-8", errors="replace")
     except ValueError:

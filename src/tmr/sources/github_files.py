@@ -165,7 +165,8 @@ def _client(
 
 
 def _is_json(response: httpx.Response) -> bool:
-    return response.headers.get("Content-Type", "").split(";")[0].strip() == "application/json"
+    kind: str = response.headers.get("Content-Type", "")
+    return kind.split(";")[0].strip() == "application/json"
 
 
 def _refuse_listing(chunks: Iterator[bytes], what: str) -> Iterator[bytes]:

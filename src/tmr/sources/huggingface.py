@@ -39,7 +39,11 @@ from huggingface_hub.errors import (
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
-from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
+from huggingface_hub.utils import (  # type: ignore[attr-defined]
+    build_hf_headers,
+    get_session,
+    hf_raise_for_status,
+)
 
 from tmr.config import Settings
 from tmr.domain.snapshot import HfRepo, RepoFile, Snapshot, cap_extra_json
@@ -360,7 +364,8 @@ def _check_download_status(response: httpx.Response, what: str) -> None:
 
 def _announced_sha256(response: httpx.Response) -> str | None:
     for hop in [*response.history, response]:
-        etag = hop.headers.get("X-Linked-Etag", "").strip().strip('"').removeprefix("W/").strip('"')
+        raw: str = hop.headers.get("X-Linked-Etag", "")
+        etag = raw.strip().strip('"').removeprefix("W/").strip('"')
         if _SHA256.match(etag):
             return etag
     return None

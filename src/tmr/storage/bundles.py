@@ -206,7 +206,7 @@ def write_zip_stream(
         if info is None:
             raise NotFound(f"blob {entry.key!r} not found in {store.url}", key=entry.key)
         planned.append((entry, info.size))
-    return _generate(store, planned, chunk, stamp or time.localtime()[:6])  # type: ignore[arg-type]
+    return _generate(store, planned, chunk, stamp or time.localtime()[:6])
 
 
 def _generate(

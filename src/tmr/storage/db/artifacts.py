@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from tmr.domain.artifact import Artifact, ArtifactType
+from tmr.domain.files import NameQuery, StoredFile
 from tmr.domain.snapshot import Snapshot
+from tmr.errors import NotFound
 from tmr.storage.db.tables import ArtifactFileRow, ArtifactRow, ParentRefRow, RatingRow
 
 
@@ -40,21 +42,6 @@ def config_problem(snapshot: Snapshot) -> str | None:
     problems = snapshot.hf.extra_json.get("_problems")
     value = problems.get("config.json") if isinstance(problems, dict) else None
     return str(value) if value else None
-
-
-@dataclass(frozen=True)
-class StoredFile:
-    path: str
-    size: int
-    sha256: str | None
-    part: str
-    blob_key: str | None
-
-
-@dataclass(frozen=True)
-class NameQuery:
-    name: str  # "*" for every name
-    types: tuple[ArtifactType, ...]  # empty for every type
 
 
 class ArtifactRepository:
@@ -149,7 +136,7 @@ class ArtifactRepository:
                 seen.add(key)
                 self.s.add(ParentRefRow(artifact_id=artifact_id, parent_key=key, source=source))
 
-    def set_rating(self, artifact_id: str, net_score: float, body: dict) -> None:
+    def set_rating(self, artifact_id: str, net_score: float, body: dict[str, Any]) -> None:
         self.s.merge(
             RatingRow(
                 artifact_id=artifact_id,
@@ -172,6 +159,14 @@ class ArtifactRepository:
     def get(self, artifact_id: str) -> Artifact | None:
         row = self.s.scalar(select(ArtifactRow).where(ArtifactRow.id == artifact_id))
         return to_artifact(row) if row else None
+
+    def get_or_404(self, artifact_id: str, type_: ArtifactType | None = None) -> Artifact:
+        """The artifact (of ``type_`` when given), or :class:`NotFound` saying what was missing."""
+        artifact = self.get(artifact_id)
+        if artifact is None or (type_ is not None and artifact.type != type_):
+            kind = f"{type_.value} artifact" if type_ is not None else "artifact"
+            raise NotFound(f"no {kind} with id {artifact_id}")
+        return artifact
 
     def exists(self, artifact_id: str) -> bool:
         return (
@@ -306,7 +301,7 @@ class ArtifactRepository:
         r = self.s.get(ArtifactFileRow, (artifact_id, path))
         return StoredFile(r.path, r.size, r.sha256, r.part, r.blob_key) if r else None
 
-    def rating(self, artifact_id: str) -> tuple[float, dict] | None:
+    def rating(self, artifact_id: str) -> tuple[float, dict[str, Any]] | None:
         row = self.s.scalar(select(RatingRow).where(RatingRow.artifact_id == artifact_id))
         return (row.net_score, json.loads(row.body)) if row else None
 
