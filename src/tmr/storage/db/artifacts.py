@@ -189,12 +189,6 @@ class ArtifactRepository:
         )
         return [to_artifact(r) for r in rows]
 
-    def find_by_url(self, url: str, type_: ArtifactType | None = None) -> list[Artifact]:
-        stmt = select(ArtifactRow).where(ArtifactRow.url == url)
-        if type_ is not None:
-            stmt = stmt.where(ArtifactRow.type == type_.value)
-        return [to_artifact(r) for r in self.s.scalars(stmt.order_by(ArtifactRow.seq))]
-
     def find_duplicate(self, type_: ArtifactType, url: str, name: str) -> Artifact | None:
         """The first artifact of this type registered from ``url`` under ``name``, if any."""
         row = self.s.scalar(
@@ -206,12 +200,6 @@ class ArtifactRepository:
             .limit(1)
         )
         return to_artifact(row) if row else None
-
-    def find_by_hub_keys(self, keys: Sequence[str]) -> list[tuple[Artifact, str]]:
-        if not keys:
-            return []
-        rows = self.s.scalars(select(ArtifactRow).where(ArtifactRow.hub_key.in_(list(keys))))
-        return [(to_artifact(r), r.hub_key or "") for r in rows]
 
     def resolve_key(self, key: str, type_: ArtifactType | None = None) -> list[Artifact]:
         """Artifacts whose hub key is ``key``, or ends in ``/key`` for a key with no owner."""
@@ -304,16 +292,6 @@ class ArtifactRepository:
     def rating(self, artifact_id: str) -> tuple[float, dict[str, Any]] | None:
         row = self.s.scalar(select(RatingRow).where(RatingRow.artifact_id == artifact_id))
         return (row.net_score, json.loads(row.body)) if row else None
-
-    def net_scores(self, artifact_ids: Sequence[str]) -> dict[str, float]:
-        if not artifact_ids:
-            return {}
-        rows = self.s.execute(
-            select(RatingRow.artifact_id, RatingRow.net_score).where(
-                RatingRow.artifact_id.in_(list(artifact_ids))
-            )
-        )
-        return {a: s for a, s in rows}
 
     def parent_refs(self, artifact_ids: Sequence[str]) -> list[tuple[str, str, str]]:
         """(child id, parent key, source) for the given children."""
