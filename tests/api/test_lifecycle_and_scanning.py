@@ -322,3 +322,11 @@ def test_searches_and_views_are_recorded_but_not_the_wildcard_listing(client, au
     client.post("/artifact/byRegEx", headers=auth, json={"regex": "count"})
     client.get(f"/artifacts/model/{meta['id']}", headers=auth)
     assert events() == [("search", meta["id"])] * 3 + [("view", meta["id"])]
+
+
+def test_signed_download_links_pass_the_same_gate(client, auth):
+    """The artifact's signed download_url (no token) goes through the same download gate:
+    refused for a quarantined model, naming the reason."""
+    evil = upload(client, auth, "model", name="signed-evil", extra={"m.pkl": P.os_system_pickle()})
+    r = client.get(evil["data"]["download_url"])
+    assert r.status_code == 423 and "posix.system" in r.json()["message"]
