@@ -529,6 +529,7 @@ class InterestBuffer:
         self._lock = threading.Lock()
         self._events: list[InterestEvent] = []
         self._since = time.monotonic()
+        self._flushing = False
 
     def add(self, user_name: str, artifact_ids: Sequence[str], kind: str) -> None:
         now = datetime.now(UTC)
@@ -539,7 +540,25 @@ class InterestBuffer:
                 or time.monotonic() - self._since >= self.FLUSH_SECONDS
             )
         if due:
-            self.flush()
+            self._flush_in_background()
+
+    def _flush_in_background(self) -> None:
+        """Write the batch from a short-lived thread: the request that fills the buffer does
+        not wait for the write (on SQLite reads run on the event loop, so an inline batch write
+        stalled every connection: a tail of the read benchmark, scripts/profile_server.py)."""
+        with self._lock:
+            if self._flushing:
+                return
+            self._flushing = True
+
+        def run() -> None:
+            try:
+                self.flush()
+            finally:
+                with self._lock:
+                    self._flushing = False
+
+        threading.Thread(target=run, name="tmr-interest-flush", daemon=True).start()
 
     def flush(self) -> None:
         with self._lock:
@@ -550,7 +569,7 @@ class InterestBuffer:
         try:
             with self.reg.db.transaction() as s:
                 ids = list({e.artifact_id for e in events})
-                known = {a for a in ids if ArtifactRepository(s).exists(a)}
+                known = ArtifactRepository(s).existing(ids)
                 ProtectionRepository(s).add_interest(e for e in events if e.artifact_id in known)
         except Exception as exc:  # noqa: BLE001 - losing a batch of statistics is acceptable
             log.warning("could not record %d search/view events: %s", len(events), exc)

@@ -168,6 +168,14 @@ class ArtifactRepository:
             raise NotFound(f"no {kind} with id {artifact_id}")
         return artifact
 
+    def existing(self, artifact_ids: Sequence[str]) -> set[str]:
+        """Which of ``artifact_ids`` exist (one query per 500 ids)."""
+        found: set[str] = set()
+        for k in range(0, len(artifact_ids), 500):
+            chunk = artifact_ids[k : k + 500]
+            found.update(self.s.scalars(select(ArtifactRow.id).where(ArtifactRow.id.in_(chunk))))
+        return found
+
     def exists(self, artifact_id: str) -> bool:
         return (
             self.s.scalar(select(ArtifactRow.seq).where(ArtifactRow.id == artifact_id)) is not None
