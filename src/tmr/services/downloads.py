@@ -288,10 +288,6 @@ class DownloadService:
             raise Forbidden(f"the download link was issued to {name!r}, who no longer exists")
         return user
 
-    def record_download(self, artifact: Artifact, user: User, detail: str) -> None:
-        with self.reg.db.transaction() as s:
-            AuditRepository(s).append(AuditEntry.now(artifact, user, AuditAction.DOWNLOAD, detail))
-
     def ensure_blob(self, owner: Artifact, file: StoredFile) -> str:
         """The blob key holding this file, pulling it from upstream first when needed.
 

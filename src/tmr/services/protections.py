@@ -508,9 +508,15 @@ class DownloadGate:
         event = DownloadEvent(
             artifact.id, user.name, datetime.now(UTC), what, allowed, reason, exit_code, first_line
         )
+        # One transaction: the download history and the audit entry (DOWNLOAD or REFUSE) of
+        # the same attempt (one write per download instead of two, issue 10's profile).
         with self.reg.db.transaction() as s:
             ProtectionRepository(s).add_download(event)
-            if not allowed:
+            if allowed:
+                AuditRepository(s).append(
+                    AuditEntry.now(artifact, user, AuditAction.DOWNLOAD, what)
+                )
+            else:
                 AuditRepository(s).append(
                     AuditEntry.now(artifact, user, AuditAction.REFUSE, f"{what}: {reason}")
                 )
