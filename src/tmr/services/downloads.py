@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tmr.domain.artifact import Artifact, ArtifactType, AuditAction, AuditEntry, User
+from tmr.domain.artifact import Artifact, ArtifactType, User
 from tmr.domain.files import StoredFile
 from tmr.domain.snapshot import Snapshot
 from tmr.errors import ArtifactQuarantined, BadRequest, Forbidden, NotFound
@@ -49,7 +49,6 @@ from tmr.services.registry import Registry
 from tmr.storage.blobs.base import BlobInfo
 from tmr.storage.bundles import ZipEntry, bundles_prefix, file_key, write_zip_stream
 from tmr.storage.db.artifacts import ArtifactRepository
-from tmr.storage.db.audit import AuditRepository
 from tmr.storage.db.users import UserRepository
 
 log = logging.getLogger("tmr.downloads")
