@@ -20,14 +20,15 @@ import argparse
 import asyncio
 import io
 import json
+import multiprocessing
 import random
 import socket
 import sys
 import tempfile
-import threading
 import time
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -37,7 +38,10 @@ from benchutil import ADMIN, Server, percentile, seed  # noqa: E402
 
 async def _drain(base: str, token: str, clients: int) -> int:
     served = 0
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    # keep-alive shorter than the server's (5 s): never reuse a connection it closed
+    limits = httpx.Limits(
+        max_connections=clients, max_keepalive_connections=clients, keepalive_expiry=1.0
+    )
     async with httpx.AsyncClient(
         base_url=base, headers={"X-Authorization": token}, limits=limits, timeout=60
     ) as client:
@@ -80,9 +84,14 @@ def _read_p50(base: str, token: str, ids: list[str], seconds: float) -> tuple[fl
     return percentile(latencies, 0.5) * 1000, len(latencies)
 
 
-def _flood(base: str, clients: int, stop: threading.Event, counts: dict[int, int]) -> None:
+def _flood(base: str, clients: int, seconds: float, out: Any) -> None:
+    """40 clients sending wrong passwords for ``seconds`` (run in its own process, so the
+    flood's client does not compete with the measuring client for one interpreter)."""
+    counts: dict[int, int] = {}
+
     async def run() -> None:
         limits = httpx.Limits(max_connections=clients)
+        deadline = time.time() + seconds
         async with httpx.AsyncClient(base_url=base, limits=limits, timeout=120) as client:
 
             async def worker(i: int) -> None:
@@ -90,13 +99,14 @@ def _flood(base: str, clients: int, stop: threading.Event, counts: dict[int, int
                     "user": {"name": ADMIN["user"]["name"], "is_admin": True},
                     "secret": {"password": f"wrong-{i}"},
                 }
-                while not stop.is_set():
+                while time.time() < deadline:
                     r = await client.put("/authenticate", json=body)
                     counts[r.status_code] = counts.get(r.status_code, 0) + 1
 
             await asyncio.gather(*(worker(i) for i in range(clients)))
 
     asyncio.run(run())
+    out.put(counts)
 
 
 def bench_login_flood(tmp: Path, seconds: float) -> None:
@@ -112,13 +122,13 @@ def bench_login_flood(tmp: Path, seconds: float) -> None:
         try:
             token = server.token()
             idle, n_idle = _read_p50(server.base, token, ids, seconds)
-            stop = threading.Event()
-            counts: dict[int, int] = {}
-            flood = threading.Thread(target=_flood, args=(server.base, 40, stop, counts))
+            ctx = multiprocessing.get_context("spawn")
+            out = ctx.Queue()
+            flood = ctx.Process(target=_flood, args=(server.base, 40, seconds + 4, out))
             flood.start()
-            time.sleep(2)
+            time.sleep(3)
             busy, n_busy = _read_p50(server.base, token, ids, seconds)
-            stop.set()
+            counts = out.get()
             flood.join()
             answers = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
             print(
@@ -210,7 +220,10 @@ def _jsonful_zip(files: int, size: int) -> bytes:
 
 async def _lineage_load(base: str, token: str, aid: str, clients: int, seconds: float) -> int:
     done = 0
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    # keep-alive shorter than the server's (5 s): never reuse a connection it closed
+    limits = httpx.Limits(
+        max_connections=clients, max_keepalive_connections=clients, keepalive_expiry=1.0
+    )
     async with httpx.AsyncClient(
         base_url=base, headers={"X-Authorization": token}, limits=limits, timeout=60
     ) as client:
@@ -241,14 +254,24 @@ def bench_lineage(tmp: Path, seconds: float) -> None:
             timeout=300,
         )
         assert r.status_code == 201, r.text
-        aid = r.json()["metadata"]["id"]
-        before, _ = server.rss_mb()
-        done = asyncio.run(_lineage_load(server.base, token, aid, 30, seconds))
-        after, peak = server.rss_mb()
-        print(
-            f"   {done / seconds:.0f} req/s; RSS {before:.0f} -> {after:.0f} MB "
-            f"(+{after - before:.0f} MB; peak {peak:.0f} MB)"
+        heavy = r.json()["metadata"]["id"]
+        r = httpx.post(
+            f"{server.base}/artifact/model/upload",
+            headers={"X-Authorization": token},
+            data={"name": "plain"},
+            files={"file": ("p.zip", _jsonful_zip(0, 0), "application/zip")},
+            timeout=300,
         )
+        assert r.status_code == 201, r.text
+        plain = r.json()["metadata"]["id"]
+        for label, aid in (("baseline, a model with no extra JSON", plain), ("80 × 250 KB", heavy)):
+            before, _ = server.rss_mb()
+            done = asyncio.run(_lineage_load(server.base, token, aid, 30, seconds))
+            after, peak = server.rss_mb()
+            print(
+                f"   {label}: {done / seconds:.0f} req/s; RSS {before:.0f} -> {after:.0f} MB "
+                f"(+{after - before:.0f} MB; peak {peak:.0f} MB)"
+            )
     finally:
         server.stop()
 

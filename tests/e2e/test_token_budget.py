@@ -19,7 +19,10 @@ async def _drain(bases: list[str], token: str, clients: int) -> tuple[int, int]:
     """Every client calls (round-robin over the servers) until the token has been refused 3
     times in a row per server; (calls served, calls refused)."""
     served = refused = 0
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    # keep-alive shorter than the server's (5 s): never reuse a connection it closed
+    limits = httpx.Limits(
+        max_connections=clients, max_keepalive_connections=clients, keepalive_expiry=1.0
+    )
     async with httpx.AsyncClient(
         headers={"X-Authorization": token}, limits=limits, timeout=60
     ) as client:

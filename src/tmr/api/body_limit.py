@@ -39,19 +39,33 @@ class BodyLimitMiddleware:
             await _refuse(scope, send, declared, limit)
             return
         seen = 0
+        body_done = declared == 0 or scope["method"] in ("GET", "HEAD", "OPTIONS")
 
         async def counted() -> Message:
-            nonlocal seen
+            nonlocal seen, body_done
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
+                body_done = not message.get("more_body", False)
                 if seen > limit:
                     # An HTTPException passes FastAPI's body parsing untouched (anything else
                     # would become its generic 400) and is rendered by tmr.api.errors.
                     raise HTTPException(413, _message(None, limit), {"Connection": "close"})
             return message
 
-        await self.app(scope, counted, send)
+        async def closing(message: Message) -> None:
+            # Refused before its body was read (no token, 413, …): close the connection so the
+            # server stops receiving the rest instead of draining it.
+            if (
+                message["type"] == "http.response.start"
+                and message["status"] >= 400
+                and not body_done
+            ):
+                headers = [h for h in message.get("headers", []) if h[0].lower() != b"connection"]
+                message = {**message, "headers": [*headers, (b"connection", b"close")]}
+            await send(message)
+
+        await self.app(scope, counted, closing)
 
 
 def _content_length(scope: Scope) -> int | None:
