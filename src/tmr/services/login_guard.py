@@ -90,7 +90,8 @@ class LoginGuard:
                 s.execute(stmt)
                 row = s.get(LoginThrottleRow, key, populate_existing=True)
                 if row is not None:
-                    row.blocked_until = now + self.backoff(row.failures) if row.failures else 0.0
+                    wait = self.backoff(row.failures)
+                    row.blocked_until = now + wait if wait > 0 else 0.0
 
     def succeeded(self, name: str) -> None:
         """The account's owner proved the password: its failure count starts again."""
