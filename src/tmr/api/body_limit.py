@@ -3,9 +3,11 @@
 Pure ASGI, outermost but for the request log: a declared ``Content-Length`` above the route's
 limit is answered 413 without reading a byte; a body without one (chunked) is counted as it
 streams and cut off at the limit. JSON routes get ``TMR_MAX_BODY_BYTES`` (1 MiB); the upload
-route gets ``TMR_MAX_UPLOAD_BYTES`` plus room for the multipart envelope. The upload route reads
-its body only after the token is accepted (tmr.api.uploads), so an unauthenticated upload is
-refused before anything is read or written.
+route gets ``TMR_MAX_UPLOAD_BYTES`` plus room for the multipart envelope. Access control
+(tmr.api.permissions) runs inside this, before the router: a body is read only after its token
+is accepted, so an unauthenticated upload is refused before anything is read or written. (A refused request's unread body is drained by the
+server, not buffered: memory stays flat; closing instead would reset the connection before many
+clients read the answer.)
 """
 
 from __future__ import annotations
@@ -39,33 +41,19 @@ class BodyLimitMiddleware:
             await _refuse(scope, send, declared, limit)
             return
         seen = 0
-        body_done = declared == 0 or scope["method"] in ("GET", "HEAD", "OPTIONS")
 
         async def counted() -> Message:
-            nonlocal seen, body_done
+            nonlocal seen
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                body_done = not message.get("more_body", False)
                 if seen > limit:
                     # An HTTPException passes FastAPI's body parsing untouched (anything else
                     # would become its generic 400) and is rendered by tmr.api.errors.
                     raise HTTPException(413, _message(None, limit), {"Connection": "close"})
             return message
 
-        async def closing(message: Message) -> None:
-            # Refused before its body was read (no token, 413, …): close the connection so the
-            # server stops receiving the rest instead of draining it.
-            if (
-                message["type"] == "http.response.start"
-                and message["status"] >= 400
-                and not body_done
-            ):
-                headers = [h for h in message.get("headers", []) if h[0].lower() != b"connection"]
-                message = {**message, "headers": [*headers, (b"connection", b"close")]}
-            await send(message)
-
-        await self.app(scope, counted, closing)
+        await self.app(scope, counted, send)
 
 
 def _content_length(scope: Scope) -> int | None:
