@@ -5,9 +5,9 @@ limit is answered 413 without reading a byte; a body without one (chunked) is co
 streams and cut off at the limit. JSON routes get ``TMR_MAX_BODY_BYTES`` (1 MiB); the upload
 route gets ``TMR_MAX_UPLOAD_BYTES`` plus room for the multipart envelope. Access control
 (tmr.api.permissions) runs inside this, before the router: a body is read only after its token
-is accepted, so an unauthenticated upload is refused before anything is read or written. (A refused request's unread body is drained by the
-server, not buffered: memory stays flat; closing instead would reset the connection before many
-clients read the answer.)
+is accepted, so an unauthenticated upload is refused before anything is read or written. (A
+refused request's unread body is drained by the server, not buffered: memory stays flat;
+closing instead would reset the connection before many clients read the answer.)
 """
 
 from __future__ import annotations
