@@ -3,7 +3,8 @@
 import { api, ApiError, downloadWithProgress, session } from "./api.js";
 import {
   announce, bytes, clear, clearFieldError, confirmDialog, errorBox, field, fmt, h, loadChart,
-  loadDagre, pageHead, setBusy, showFieldError, svg, table, titleWithBadge, typeBadge,
+  loadDagre, nextTask, pageHead, setBusy, showFieldError, svg, table, titleWithBadge, typeBadge,
+  whenVisible,
 } from "./ui.js";
 
 const METRICS = [
@@ -60,7 +61,7 @@ function metaCard(m, d) {
 }
 
 function downloadCard(m) {
-  const body = h("div", {}, h("p", { class: "muted" }, "Loading parts…"));
+  const body = h("div", { class: "reserve-parts" }, h("p", { class: "muted" }, "Loading parts…"));
   const status = h("div", { class: "progress", "aria-live": "polite" });
   const card = section("Download", body, status);
   if (!session.can("download")) {
@@ -106,35 +107,42 @@ function metricValue(rating, key) {
 }
 
 function ratingCard(id) {
-  const body = h("div", {}, h("p", { class: "muted" }, "Loading the rating…"));
-  const card = section("Rating", body);
+  // The chart box and the list have their final size at once, so nothing below them moves when
+  // the rating arrives; the chart library loads only when the chart comes on screen.
+  const canvas = h("canvas", { role: "img", "aria-label": "Bar chart of the net score and eleven metrics; the list below has every value." });
+  const listBox = h("div", { class: "reserve-list" }, h("p", { class: "muted" }, "Loading the rating…"));
+  const chartBox = h("div", { class: "chart-box" }, canvas);
+  const card = section("Rating",
+    h("p", { class: "muted" }, "Scores from 0 (worst) to 1 (best); n/a means the metric does not apply. Open a metric for its evidence."),
+    chartBox, listBox);
   Promise.all([api.get(`/artifact/model/${id}/rate`), api.get(`/artifact/model/${id}/rate/explain`)])
-    .then(async ([rating, explain]) => {
-      clear(body);
+    .then(([rating, explain]) => {
       const values = METRICS.map(([key, label]) => [key, label, metricValue(rating, key)]);
-      const canvas = h("canvas", { role: "img", "aria-label": `Bar chart of the net score ${fmt(rating.net_score)} and eleven metrics; the list below has every value.` });
-      body.append(h("p", { class: "muted" }, "Scores from 0 (worst) to 1 (best); n/a means the metric does not apply. Open a metric for its evidence."),
-        h("div", { class: "chart-box" }, canvas), metricList(values, rating, explain));
-      try {
-        const Chart = await loadChart();
-        new Chart(canvas, {
-          type: "bar",
-          data: {
-            labels: values.map(([, label]) => label),
-            datasets: [{ label: "Score", data: values.map(([, , v]) => (v === null ? 0 : v)),
-              backgroundColor: values.map(([key, , v]) => (key === "net_score" ? "#1e3a8a" : v !== null && v < 0.5 ? "#b91c1c" : "#2563eb")) }],
-          },
-          options: {
-            indexAxis: "y", maintainAspectRatio: false, animation: false,
-            scales: { x: { min: 0, max: 1, ticks: { color: "#374151" } }, y: { ticks: { color: "#1a1f36" } } },
-            plugins: { legend: { display: false } },
-          },
-        });
-      } catch (err) {
-        body.prepend(errorBox(err, "The chart library could not be loaded; the list below has every value"));
-      }
+      canvas.setAttribute("aria-label", `Bar chart of the net score ${fmt(rating.net_score)} and eleven metrics; the list below has every value.`);
+      clear(listBox).append(metricList(values, rating, explain));
+      whenVisible(chartBox, async () => {
+        try {
+          const Chart = await loadChart();
+          await nextTask();
+          new Chart(canvas, {
+            type: "bar",
+            data: {
+              labels: values.map(([, label]) => label),
+              datasets: [{ label: "Score", data: values.map(([, , v]) => (v === null ? 0 : v)),
+                backgroundColor: values.map(([key, , v]) => (key === "net_score" ? "#1e3a8a" : v !== null && v < 0.5 ? "#b91c1c" : "#2563eb")) }],
+            },
+            options: {
+              indexAxis: "y", maintainAspectRatio: false, animation: false,
+              scales: { x: { min: 0, max: 1, ticks: { color: "#374151" } }, y: { ticks: { color: "#1a1f36" } } },
+              plugins: { legend: { display: false } },
+            },
+          });
+        } catch (err) {
+          chartBox.replaceChildren(errorBox(err, "The chart library could not be loaded; the list below has every value"));
+        }
+      });
     })
-    .catch((err) => clear(body).append(errorBox(err, "The rating could not be read")));
+    .catch((err) => clear(listBox).append(errorBox(err, "The rating could not be read")));
   return card;
 }
 
@@ -169,9 +177,9 @@ function metricList(values, rating, explain) {
 }
 
 function lineageCard(id) {
-  const body = h("div", {}, h("p", { class: "muted" }, "Loading the lineage…"));
+  const body = h("div", { class: "reserve-graph" }, h("p", { class: "muted" }, "Loading the lineage…"));
   const card = section("Lineage", body);
-  api.get(`/artifact/model/${id}/lineage`).then(async (graph) => {
+  api.get(`/artifact/model/${id}/lineage`).then((graph) => {
     clear(body);
     const names = new Map(graph.nodes.map((n) => [n.artifact_id, n.name]));
     if (graph.nodes.length <= 1 && !graph.edges.length) {
@@ -180,12 +188,16 @@ function lineageCard(id) {
     }
     const figure = h("div", { class: "lineage-svg" });
     body.append(h("p", { class: "muted" }, "Arrows point from a base model to the models derived from it. Select a node to open it."), figure);
-    try {
-      const dagre = await loadDagre();
-      figure.append(drawGraph(dagre, graph, id));
-    } catch (err) {
-      figure.append(errorBox(err, "The graph could not be drawn; the list below has every link"));
-    }
+    figure.style.minHeight = `${Math.min(30, 4 * graph.nodes.length + 2)}rem`;
+    whenVisible(figure, async () => {
+      try {
+        const dagre = await loadDagre();
+        figure.style.minHeight = "";
+        figure.append(drawGraph(dagre, graph, id));
+      } catch (err) {
+        figure.append(errorBox(err, "The graph could not be drawn; the list below has every link"));
+      }
+    });
     const items = graph.edges.map((e) => h("li", {},
       h("a", { href: `#/artifact/model/${e.from_node_artifact_id}` }, names.get(e.from_node_artifact_id) || e.from_node_artifact_id),
       ` is the ${e.relationship.replace(/_/g, " ")} of `,

@@ -3,10 +3,12 @@
 import { api, session } from "./api.js";
 import { onLeave } from "./app.js";
 import {
-  announce, clear, errorBox, field, fmt, h, loadChart, pageHead, selectField, setBusy, table,
+  announce, clear, errorBox, field, fmt, h, loadChart, nextTask, pageHead, selectField, setBusy,
+  table, whenVisible,
 } from "./ui.js";
 
 const REFRESH_MS = 10_000;
+const CHARTS = ["requests", "latency", "errors"];
 const COMPONENT_COLORS = { api: "#1d4ed8", ingest: "#b45309", downloads: "#15803d" };
 
 export async function render(root) {
@@ -16,7 +18,9 @@ export async function render(root) {
   const updated = h("p", { class: "muted", id: "updated" });
   const pause = h("button", { type: "button", class: "secondary", "aria-pressed": "false" }, "Pause auto-refresh");
   const refreshNow = h("button", { type: "button", class: "secondary" }, "Refresh now");
-  root.append(
+  // Built off-screen and shown once with the first figures, so nothing moves after it appears.
+  const content = h("div", {});
+  content.append(
     pageHead("Health", h("div", { class: "actions" }, refreshNow, pause)),
     updated,
     h("section", { "aria-labelledby": "h-components" }, h("h2", { id: "h-components" }, "Components"), statusBox),
@@ -24,9 +28,9 @@ export async function render(root) {
     h("section", { class: "card", "aria-labelledby": "h-routes" }, h("h2", { id: "h-routes" }, "Routes in the last hour"), routesBox),
   );
   if (session.user && session.user.is_admin) {
-    root.append(workloadSection(), logSection());
+    content.append(workloadSection(), logSection());
   } else {
-    root.append(h("p", { class: "muted" }, "Administrators also see the log viewer and can run the download workload here."));
+    content.append(h("p", { class: "muted" }, "Administrators also see the log viewer and can run the download workload here."));
   }
 
   const charts = {};
@@ -60,9 +64,10 @@ export async function render(root) {
   refreshNow.addEventListener("click", refresh);
   onLeave(() => {
     clearInterval(timer);
-    for (const c of Object.values(charts)) c.destroy();
+    for (const key of CHARTS) charts[key]?.destroy();
   });
   await refresh();
+  root.append(content);
   schedule();
 }
 
@@ -98,35 +103,32 @@ async function drawCharts(box, charts, dash) {
         h("figure", { style: "margin:0" }, h("figcaption", { class: "label" }, "API latency (ms)"), h("div", { class: "chart-box small" }, canvases.latency)),
         h("figure", { style: "margin:0" }, h("figcaption", { class: "label" }, "Server errors per minute"), h("div", { class: "chart-box small" }, canvases.errors))),
       h("details", { id: "series-table" }, h("summary", {}, "Show the chart data as a table"), h("div", { class: "series" })));
-    try {
-      const Chart = await loadChart();
-      const opts = { maintainAspectRatio: false, animation: false, interaction: { mode: "index", intersect: false },
-        scales: { y: { beginAtZero: true, ticks: { color: "#374151", precision: 0 } }, x: { ticks: { color: "#374151", maxTicksLimit: 8 } } } };
-      const line = (canvas, datasets) => new Chart(canvas, { type: "line", data: { labels, datasets }, options: opts });
-      charts.requests = line(canvases.requests, Object.keys(COMPONENT_COLORS).map((k) => ({ label: k, data: [], borderColor: COMPONENT_COLORS[k], backgroundColor: COMPONENT_COLORS[k], pointRadius: 0, tension: 0.2 })));
-      charts.latency = line(canvases.latency, [
-        { label: "p50", data: [], borderColor: "#1d4ed8", backgroundColor: "#1d4ed8", pointRadius: 0 },
-        { label: "p99", data: [], borderColor: "#b91c1c", backgroundColor: "#b91c1c", pointRadius: 0, borderDash: [6, 3] }]);
-      charts.errors = new Chart(canvases.errors, { type: "bar", data: { labels, datasets: Object.keys(COMPONENT_COLORS).map((k) => ({ label: k, data: [], backgroundColor: COMPONENT_COLORS[k] })) }, options: opts });
-    } catch (err) {
-      box.prepend(errorBox(err, "The chart library could not be loaded; the tables have every value"));
-    }
+    // The chart library loads when the charts come on screen (not at all on a phone's first view).
+    whenVisible(box, async () => {
+      try {
+        const Chart = await loadChart();
+        const opts = { maintainAspectRatio: false, animation: false, interaction: { mode: "index", intersect: false },
+          scales: { y: { beginAtZero: true, ticks: { color: "#374151", precision: 0 } }, x: { ticks: { color: "#374151", maxTicksLimit: 8 } } } };
+        const line = (canvas, datasets) => new Chart(canvas, { type: "line", data: { labels: [], datasets }, options: opts });
+        await nextTask();
+        charts.requests = line(canvases.requests, Object.keys(COMPONENT_COLORS).map((k) => ({ label: k, data: [], borderColor: COMPONENT_COLORS[k], backgroundColor: COMPONENT_COLORS[k], pointRadius: 0, tension: 0.2 })));
+        await nextTask();
+        charts.latency = line(canvases.latency, [
+          { label: "p50", data: [], borderColor: "#1d4ed8", backgroundColor: "#1d4ed8", pointRadius: 0 },
+          { label: "p99", data: [], borderColor: "#b91c1c", backgroundColor: "#b91c1c", pointRadius: 0, borderDash: [6, 3] }]);
+        await nextTask();
+        charts.errors = new Chart(canvases.errors, { type: "bar", data: { labels: [], datasets: Object.keys(COMPONENT_COLORS).map((k) => ({ label: k, data: [], backgroundColor: COMPONENT_COLORS[k] })) }, options: opts });
+        fillCharts(charts, charts.latest);
+      } catch (err) {
+        box.prepend(errorBox(err, "The chart library could not be loaded; the tables have every value"));
+      }
+    });
   }
+  charts.latest = dash;
+  fillCharts(charts, dash);
   const t = dash.totals;
   box.querySelector("#totals").textContent = `In the last ${dash.window_minutes} minutes: ${t.requests} requests, ${t.errors} server errors, ${t.ingests} ingests, ${t.downloads} downloads.`;
   const keys = Object.keys(COMPONENT_COLORS);
-  if (charts.requests) {
-    charts.requests.data.labels = labels;
-    keys.forEach((k, i) => { charts.requests.data.datasets[i].data = dash.series[k].requests; });
-    charts.requests.update("none");
-    charts.latency.data.labels = labels;
-    charts.latency.data.datasets[0].data = dash.series.api.p50_ms;
-    charts.latency.data.datasets[1].data = dash.series.api.p99_ms;
-    charts.latency.update("none");
-    charts.errors.data.labels = labels;
-    keys.forEach((k, i) => { charts.errors.data.datasets[i].data = dash.series[k].errors; });
-    charts.errors.update("none");
-  }
   const series = clear(box.querySelector(".series"));
   const rows = labels.map((label, i) => {
     if (!keys.some((k) => dash.series[k].requests[i])) return null;
@@ -137,6 +139,22 @@ async function drawCharts(box, charts, dash) {
   series.append(rows.length
     ? table("Per minute (minutes without traffic left out)", ["Minute (UTC)", ["API", "num"], ["Ingest", "num"], ["Downloads", "num"], ["Errors", "num"], ["p50 ms", "num"], ["p99 ms", "num"]], rows)
     : h("p", { class: "empty" }, "No traffic in this window yet."));
+}
+
+function fillCharts(charts, dash) {
+  if (!charts.errors || !dash) return;
+  const labels = dash.buckets.map((b) => b.slice(11, 16));
+  const keys = Object.keys(COMPONENT_COLORS);
+  charts.requests.data.labels = labels;
+  keys.forEach((k, i) => { charts.requests.data.datasets[i].data = dash.series[k].requests; });
+  charts.requests.update("none");
+  charts.latency.data.labels = labels;
+  charts.latency.data.datasets[0].data = dash.series.api.p50_ms;
+  charts.latency.data.datasets[1].data = dash.series.api.p99_ms;
+  charts.latency.update("none");
+  charts.errors.data.labels = labels;
+  keys.forEach((k, i) => { charts.errors.data.datasets[i].data = dash.series[k].errors; });
+  charts.errors.update("none");
 }
 
 function drawRoutes(box, routes) {

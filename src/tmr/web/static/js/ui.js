@@ -159,6 +159,22 @@ export function loadScript(src, globalName) {
   return loaded.get(src);
 }
 
+/** Run fn once el is (about to be) on screen: below-the-fold charts cost nothing at load. */
+export function whenVisible(el, fn) {
+  if (!("IntersectionObserver" in window)) return fn();
+  const observer = new IntersectionObserver((entries) => {
+    if (entries.some((e) => e.isIntersecting)) {
+      observer.disconnect();
+      fn();
+    }
+  }, { rootMargin: "200px" });
+  observer.observe(el);
+  return undefined;
+}
+
+/** Yield to the browser so long work is split into short tasks. */
+export const nextTask = () => new Promise((resolve) => { setTimeout(resolve, 0); });
+
 export const loadChart = () => loadScript("/static/vendor/chart.umd.min.js", "Chart");
 export const loadDagre = () => loadScript("/static/vendor/dagre.min.js", "dagre");
 
