@@ -166,7 +166,7 @@ def _open(page: Any, registry_url: str, name: str) -> None:
 def test_rating_chart_evidence_and_lineage_graph(page, registry_url, axe_source):
     sign_in(page, registry_url)
     _open(page, registry_url, "trained-gender")
-    page.locator("section[aria-labelledby=sec-rating] canvas").wait_for()
+    page.locator("section[aria-labelledby=sec-rating] canvas").scroll_into_view_if_needed()
     canvas = "document.querySelector('section[aria-labelledby=sec-rating] canvas')"
     page.wait_for_function(f"() => window.Chart && Chart.getChart({canvas})")
     chart = page.evaluate(f"() => Chart.getChart({canvas}).data.labels")
@@ -178,6 +178,7 @@ def test_rating_chart_evidence_and_lineage_graph(page, registry_url, axe_source)
     assert '"normalized"' in evidence.inner_text()
     check_a11y(page, axe_source, "rating evidence open")
     # Lineage: resnet-50 -> trained-gender -> trained-gender-ONNX, nodes are links.
+    page.locator(".lineage-svg").scroll_into_view_if_needed()
     graph = page.locator(".lineage-svg svg")
     graph.wait_for()
     assert graph.locator("a").count() == 3
@@ -211,6 +212,48 @@ def test_download_a_part(page, registry_url, axe_source):
         assert any(n.endswith(".safetensors") or n.endswith(".bin") for n in names), names
     page.locator(".ok-box", has_text="Saved acme-classifier-weights.zip").wait_for()
     check_a11y(page, axe_source, "downloaded")
+
+
+def test_protections_lifecycle_monitor_history_and_confusion_audit(page, registry_url, axe_source):
+    sign_in(page, registry_url)
+    _open(page, registry_url, "resnet-50")
+    life = page.locator("section[aria-labelledby=sec-safety-and-lifecycle]")
+    _expect(page)(life).to_contain_text("active")
+    life.get_by_label("New state").select_option("deprecated")
+    life.get_by_label("Reason").fill("superseded by resnet-101")
+    life.get_by_role("button", name="Change state").click()
+    _expect(page)(life.locator("dd").first).to_contain_text("deprecated superseded by resnet-101")
+    # Its descendants carry a warning in the listing.
+    nav(page, "Artifacts").click()
+    page.get_by_label("Search by").select_option("regex")
+    page.get_by_label("Search text").fill("gender")
+    page.get_by_role("button", name="Search").click()
+    row = page.locator("tbody tr", has_text="trained-gender-ONNX")
+    _expect(page)(row).to_contain_text("resnet-50")
+    # A monitoring program that refuses: the download shows the program's message.
+    _open(page, registry_url, "trained-gender")
+    monitor = page.locator("section[aria-labelledby=sec-monitoring-program]")
+    _expect(page)(monitor).to_contain_text("No monitoring program")
+    monitor.get_by_label("JavaScript program").fill(
+        'console.log("downloads of " + process.argv[2] + " are paused"); process.exit(3);'
+    )
+    monitor.get_by_role("button", name="Add program").click()
+    _expect(page)(monitor).to_contain_text("Uploaded by ece30861defaultadminuser")
+    page.get_by_role("button", name=re.compile(r"^Download Model card")).click()
+    refusal = page.locator("section[aria-labelledby=sec-download] .error-box")
+    _expect(page)(refusal).to_contain_text("are paused")
+    check_a11y(page, axe_source, "download refused")
+    monitor.get_by_role("button", name="Remove program").click()
+    page.get_by_role("dialog").get_by_role("button", name="Remove").click()
+    _expect(page)(monitor).to_contain_text("No monitoring program")
+    page.reload()
+    history = page.locator("section[aria-labelledby=sec-download-history]")
+    _expect(page)(history).to_contain_text("refused")
+    # The package-confusion audit page.
+    nav(page, "Confusion audit").click()
+    page.get_by_role("heading", name="Package-confusion audit").wait_for()
+    page.locator("main .card").nth(1).wait_for()
+    check_a11y(page, axe_source, "confusion audit")
 
 
 def test_update_and_delete_with_confirmation(page, registry_url, api, axe_source):

@@ -14,6 +14,7 @@ const ROUTES = [
   { pattern: /^\/register$/, view: () => import("./register.js"), name: "Register", nav: "#/register", needs: "upload" },
   { pattern: /^\/upload$/, view: () => import("./register.js").then((m) => ({ render: m.renderUpload })), name: "Upload", nav: "#/upload", needs: "upload" },
   { pattern: /^\/users$/, view: () => import("./users.js"), name: "Users", nav: "#/users", needs: "admin" },
+  { pattern: /^\/audit$/, view: () => import("./protections.js"), name: "Confusion audit", nav: "#/audit", needs: "search" },
   { pattern: /^\/health$/, view: () => import("./dashboard.js"), name: "Health", nav: "#/health", needs: null },
   { pattern: /^\/signin$/, view: async () => ({ render: renderSignIn }), needs: null },
 ];

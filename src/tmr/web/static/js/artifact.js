@@ -1,6 +1,7 @@
 // One artifact: metadata, downloads per part, rating chart with evidence, lineage graph, cost,
 // license check, audit trail, update and delete.
 import { api, ApiError, downloadWithProgress, session } from "./api.js";
+import { downloadHistoryCard, lifecycleCard, monitorCard, stateBadge } from "./protections.js";
 import {
   announce, bytes, clear, clearFieldError, confirmDialog, errorBox, field, fmt, h, loadChart,
   loadDagre, nextTask, pageHead, setBusy, showFieldError, svg, table, titleWithBadge, typeBadge,
@@ -36,14 +37,30 @@ export async function render(root, type, id) {
   root.append(
     h("p", {}, h("a", { href: "#/" }, "← All artifacts")),
     titleWithBadge(metadata.name, typeBadge(metadata.type)),
+    securityBanner(data.security),
     h("div", { class: "grid" }, metaCard(metadata, data), downloadCard(metadata)),
     sections,
   );
-  if (type === "model") {
-    sections.append(ratingCard(id), lineageCard(id), licenseCard(id));
-  }
-  sections.append(costCard(type, id), auditCard(type, id));
+  if (type === "model") sections.append(ratingCard(id), lineageCard(id), licenseCard(id));
+  sections.append(lifecycleCard(type, id, () => window.dispatchEvent(new HashChangeEvent("hashchange"))));
+  if (type === "model") sections.append(monitorCard(id));
+  sections.append(costCard(type, id), auditCard(type, id), downloadHistoryCard(type, id));
   if (session.can("upload")) sections.append(manageCard(metadata, data));
+}
+
+/** Deprecated or quarantined, sensitive, or a flagged ancestor: said at the top of the page. */
+function securityBanner(security) {
+  if (!security) return null;
+  const lines = [];
+  const life = security.lifecycle || {};
+  if (life.state && life.state !== "active") {
+    lines.push(h("p", {}, stateBadge(life.state), ` ${life.reason || ""}`,
+      life.state === "quarantined" ? " Downloads are refused until it is made active again." : ""));
+  }
+  for (const w of security.warnings || []) lines.push(h("p", {}, w));
+  if (security.sensitive) lines.push(h("p", {}, "Sensitive model: each download runs its monitoring program first."));
+  if (!lines.length) return null;
+  return h("div", { class: "error-box", role: "note", "aria-label": "Safety notices" }, h("strong", {}, "Safety notices"), lines);
 }
 
 function section(title, ...body) {

@@ -1,6 +1,7 @@
 // Browse and search: everything, a regular expression, an exact name or a version query,
 // filtered by type, paged 20 at a time (server pages of the enumeration are fetched on demand).
 import { ApiError, call } from "./api.js";
+import { stateBadge } from "./protections.js";
 import {
   announce, checkboxes, clear, clearFieldError, errorBox, field, h, pageHead, selectField,
   setBusy, showFieldError, table, typeBadge,
@@ -129,7 +130,9 @@ function drawResults(results) {
   }
   const start = state.page * PAGE;
   const rows = state.items.slice(start, start + PAGE).map((a) => h("tr", {},
-    h("td", {}, h("a", { href: `#/artifact/${a.type}/${a.id}` }, a.name)),
+    h("td", {}, h("a", { href: `#/artifact/${a.type}/${a.id}` }, a.name),
+      a.lifecycle ? [" ", stateBadge(a.lifecycle.state)] : null,
+      a.warnings && a.warnings.length ? h("span", { class: "hint" }, a.warnings.join(" ")) : null),
     h("td", {}, typeBadge(a.type)),
     a.version !== undefined ? h("td", {}, a.version) : null,
     h("td", { class: "mono id-col" }, a.id)));
