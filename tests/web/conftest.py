@@ -95,9 +95,15 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     SHOTS.mkdir(parents=True, exist_ok=True)
     try:
         pg.screenshot(path=str(SHOTS / f"{request.node.name}.png"), full_page=True)
+        stray = pg.evaluate(STRAY_TEXT_JS) if not pg.is_closed() else False
     finally:
         context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
+    assert not stray, "a bare 'null'/'undefined' text node was rendered"
+
+
+STRAY_TEXT_JS = """() => [document.body, ...document.body.querySelectorAll('*')].some(el =>
+  [...el.childNodes].some(n => n.nodeType === 3 && ['null', 'undefined'].includes(n.textContent.trim())))"""
 
 
 def sign_in(page: Any, base: str, name: str = ADMIN, password: str = ADMIN_PASSWORD) -> None:

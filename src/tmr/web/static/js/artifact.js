@@ -37,7 +37,7 @@ export async function render(root, type, id) {
   root.append(
     h("p", {}, h("a", { href: "#/" }, "← All artifacts")),
     titleWithBadge(metadata.name, typeBadge(metadata.type)),
-    securityBanner(data.security),
+    ...[securityBanner(data.security)].filter(Boolean),
     h("div", { class: "grid" }, metaCard(metadata, data), downloadCard(metadata)),
     sections,
   );
