@@ -69,7 +69,7 @@ def main() -> int:
             )
             page.goto(f"{base}/#/health")
             page.locator("[data-component=api]").wait_for()
-            page.wait_for_function("() => window.Chart && document.querySelectorAll('canvas').length")
+            page.wait_for_function("() => window.Chart && document.querySelector('canvas')")
             page.wait_for_timeout(800)
             page.screenshot(path=str(OUT / "dashboard.png"), full_page=False)
             page.get_by_label("Clients").fill("20")

@@ -103,7 +103,8 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
 
 
 STRAY_TEXT_JS = """() => [document.body, ...document.body.querySelectorAll('*')].some(el =>
-  [...el.childNodes].some(n => n.nodeType === 3 && ['null', 'undefined'].includes(n.textContent.trim())))"""
+  [...el.childNodes].some(n => n.nodeType === 3
+    && ['null', 'undefined'].includes(n.textContent.trim())))"""
 
 
 def sign_in(page: Any, base: str, name: str = ADMIN, password: str = ADMIN_PASSWORD) -> None:
