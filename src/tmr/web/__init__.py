@@ -39,7 +39,14 @@ class _Revalidate:
                 message = {**message, "headers": headers}
             await send(message)
 
-        await self.app(scope, receive, send_cached)
+        # Small text files: streamed through the gzip middleware rather than handed to the
+        # server's zero-copy path (which would bypass compression).
+        extensions = {
+            k: v
+            for k, v in (scope.get("extensions") or {}).items()
+            if k not in ("http.response.pathsend", "http.response.zerocopy")
+        }
+        await self.app({**scope, "extensions": extensions}, receive, send_cached)
 
 
 def mount(app: FastAPI) -> None:

@@ -124,8 +124,9 @@ export async function downloadWithProgress(path, query, expectedBytes, onProgres
     onProgress(received, expectedBytes);
   }
   const disposition = response.headers.get("content-disposition") || "";
-  const match = /filename\*=UTF-8''([^;]+)/.exec(disposition);
-  const filename = match ? decodeURIComponent(match[1]) : "download.zip";
+  const star = /filename\*=UTF-8''([^;]+)/i.exec(disposition);
+  const plain = /filename="?([^";]+)"?/i.exec(disposition);
+  const filename = star ? decodeURIComponent(star[1]) : plain ? plain[1] : "download.zip";
   const blob = new Blob(chunks, { type: response.headers.get("content-type") || "application/zip" });
   const url = URL.createObjectURL(blob);
   const a = document.createElement("a");
