@@ -159,7 +159,7 @@ def test_health_figures_are_equal_whichever_replica_answers(
     with httpx.Client(base_url=cluster.lb, headers=auth, timeout=60) as http:
         for _ in range(20):
             assert http.get(f"/artifacts/model/{artifact_id}").status_code == 200
-    time.sleep(1.5)  # every replica's batch (flushed every 0.2 s) is in the database
+    time.sleep(3.0)  # every replica's batch (flushed every 0.2 s) is in the database
 
     def figures(replica: Replica) -> dict[str, object]:
         body = httpx.get(

@@ -36,7 +36,7 @@ def test_health_figures_are_the_same_whichever_replica_answers(backend, make_set
             a.get("/artifacts/model/nope", headers=auth)
         for _ in range(2):
             b.get("/artifacts/model/nope", headers=auth)
-        time.sleep(0.5)  # both replicas' batches are written
+        time.sleep(1.5)  # both replicas' batches are written (flushed every 0.1 s)
         route = "GET /artifacts/{artifact_type}/{id}"
         assert _route_count(a, route) == 5
         assert _route_count(b, route) == 5
