@@ -85,9 +85,9 @@ class AuthService:
     def ensure_default_admin(self) -> None:
         with self.db.transaction() as s:
             users = UserRepository(s)
-            if users.get(DEFAULT_ADMIN) is None:
+            if users.get(DEFAULT_ADMIN) is None:  # replicas may race here: insert-if-missing
                 admin = User(DEFAULT_ADMIN, True, ALL_PERMISSIONS)
-                users.upsert(admin, _hasher.hash(DEFAULT_ADMIN_PASSWORDS[0]))
+                users.add_if_missing(admin, _hasher.hash(DEFAULT_ADMIN_PASSWORDS[0]))
 
     def login(self, name: str, is_admin: bool, password: str, address: str | None = None) -> str:
         """A new token for a correct password.

@@ -43,6 +43,26 @@ class UserRepository:
         )
         self.s.flush()
 
+    def add_if_missing(self, user: User, password_hash: str) -> None:
+        """Insert the user unless one of that name exists (atomic: replicas starting together
+        on one database both call this)."""
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        table = UserRow.__table__
+        dialect = self.s.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        self.s.execute(
+            insert(table)  # type: ignore[arg-type]
+            .values(
+                name=user.name,
+                password_hash=password_hash,
+                is_admin=user.is_admin,
+                permissions=",".join(sorted(user.permissions)),
+                created_at=datetime.now(UTC),
+            )
+            .on_conflict_do_nothing()
+        )
+
     def set_password_hash(self, name: str, password_hash: str) -> None:
         self.s.execute(
             update(UserRow).where(UserRow.name == name).values(password_hash=password_hash)
