@@ -139,3 +139,25 @@ def test_candidates_by_suffix():
         assert is_pickle_candidate(name)
     for name in ("model.safetensors", "README.md", "config.json", "tf_model.h5"):
         assert not is_pickle_candidate(name)
+
+
+@pytest.mark.parametrize("opcode", [b"\x8e", b"B", b"\x8d"])  # BINBYTES8, BINBYTES, BINUNICODE8
+def test_a_forged_argument_length_is_read_as_truncated_not_allocated(tmp_path: Path, opcode):
+    length = (1 << 60).to_bytes(8, "little") if opcode != b"B" else (1 << 31).to_bytes(4, "little")
+    path = tmp_path / "pytorch_model.bin"
+    path.write_bytes(b"\x80\x04" + opcode + length + b"xx")
+    assert scan_file(path).verdict == "not_pickle"  # no MemoryError: nothing is allocated
+    guarded = b"\x80\x02cposix\nsystem\n" + opcode + length + b"xx"
+    path.write_bytes(guarded)
+    assert scan_file(path).verdict == "unsafe"  # what was imported before the forgery counts
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pickletools on junk strings
+def test_random_weight_bytes_never_raise(tmp_path: Path):
+    import random
+
+    rng = random.Random(461)
+    path = tmp_path / "pytorch_model.bin"
+    for _ in range(200):
+        path.write_bytes(rng.randbytes(rng.randrange(1, 4096)))
+        assert scan_file(path).verdict in ("not_pickle", "safe", "unsafe")

@@ -24,7 +24,7 @@ import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, cast
 
 Verdict = Literal["safe", "unsafe", "not_pickle"]
 
@@ -127,6 +127,35 @@ _STRING_OPS = frozenset(
 )  # fmt: skip
 
 
+MAX_LINE = 1 << 16
+
+
+class _Bounded:
+    """A read-only view of a seekable stream that never reads past its end.
+
+    ``pickletools`` reads a length-prefixed argument with one ``read(n)``; a file's reader
+    allocates ``n`` bytes first, so a forged 2**60 length would exhaust memory. Reads here are
+    capped at what is left, and pickletools then reports the argument as truncated.
+    """
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+        start = stream.tell()
+        self._end = stream.seek(0, io.SEEK_END)
+        stream.seek(start)
+
+    def read(self, n: int = -1) -> bytes:
+        left = max(self._end - self._stream.tell(), 0)
+        return self._stream.read(left if n < 0 else min(n, left))
+
+    def readline(self, limit: int = -1) -> bytes:
+        # Text arguments (GLOBAL's module and name) are short; a weight file has no newlines.
+        return self._stream.readline(MAX_LINE if limit < 0 else min(limit, MAX_LINE))
+
+    def tell(self) -> int:
+        return self._stream.tell()
+
+
 def _scan_one(stream: IO[bytes], acc: _Acc, label: str) -> bool:
     """Scan one pickle from the stream's position; False when no opcode could be read at all."""
     stack: list[Any] = []
@@ -134,7 +163,7 @@ def _scan_one(stream: IO[bytes], acc: _Acc, label: str) -> bool:
     count = 0
     seen_before = len(acc.globals) + len(acc.unsafe)
     try:
-        for opcode, arg, pos in pickletools.genops(stream):
+        for opcode, arg, pos in pickletools.genops(cast(IO[bytes], _Bounded(stream))):
             count += 1
             if count > MAX_OPCODES:
                 acc.flag(f"{label}: more than {MAX_OPCODES} opcodes, not scanned to the end")
