@@ -6,13 +6,24 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from tmr import __version__, web
-from tmr.api import artifacts, auth, downloads, health, models, prometheus, protections, uploads
+from tmr.api import (
+    accounts,
+    artifacts,
+    auth,
+    downloads,
+    health,
+    models,
+    prometheus,
+    protections,
+    uploads,
+)
 from tmr.api.body_limit import BodyLimitMiddleware
 from tmr.api.errors import error_response, install_error_handlers
 from tmr.api.lifecycle import lifespan_for
 from tmr.api.middleware import RequestLogMiddleware
 from tmr.api.permissions import AccessControlMiddleware, check_table
 from tmr.config import Settings, load_settings
+from tmr.domain.security import SecurityAction
 from tmr.logging_setup import configure_logging
 from tmr.services.registry import Registry, build_registry
 from tmr.services.workload import WorkloadJobs
@@ -38,7 +49,17 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     app.state.workloads = WorkloadJobs()
     app.state.http_metrics = prometheus.HttpMetrics()
     install_error_handlers(app)
-    for module in (health, auth, artifacts, models, uploads, downloads, protections, prometheus):
+    for module in (
+        health,
+        auth,
+        accounts,
+        artifacts,
+        models,
+        uploads,
+        downloads,
+        protections,
+        prometheus,
+    ):
         app.include_router(module.router)
     web.mount(app)
     check_table(app.routes)
@@ -49,6 +70,9 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
         cached=registry.auth.cached_user,
         authenticate=registry.auth.user_for_token,
         render=error_response,
+        on_denied=lambda user, need, method, path: registry.security.record(
+            SecurityAction.DENIED, user.name, f"{method} {path}", f"needs {need!r}"
+        ),
     )
     # Outside it: an oversized body is refused before authentication or any read.
     app.add_middleware(

@@ -3,7 +3,8 @@
 tmr serve [--host H] [--port P] [--workers N] [--server granian|uvicorn]
 tmr rate URL_FILE                 NDJSON ratings, the earlier CLI's interface
 tmr ingest URL --type T [--name N]
-tmr audit-verify                  check the hash chain of the audit log
+tmr audit-verify                  check the keyed audit chains (read-only)
+tmr user add|list|passwd|disable|enable|delete   manage accounts in the database directly
 tmr bench downloads [--models 500] [--clients 100] [--seconds 10]   the reference experiment
 """
 
@@ -33,7 +34,20 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("url")
     ingest.add_argument("--type", choices=["model", "dataset", "code"], default="model")
     ingest.add_argument("--name")
-    sub.add_parser("audit-verify", help="verify the audit log's hash chain")
+    sub.add_parser("audit-verify", help="verify the audit logs' keyed chains (read-only)")
+    user = sub.add_parser("user", help="manage accounts directly in the database")
+    users = user.add_subparsers(dest="user_command", required=True)
+    users.add_parser("list", help="list users")
+    add = users.add_parser("add", help="add a user (password asked, or --password-stdin)")
+    add.add_argument("name")
+    add.add_argument("--admin", action="store_true")
+    add.add_argument("--permissions", default="search,download", help="comma-separated")
+    add.add_argument("--password-stdin", action="store_true")
+    passwd = users.add_parser("passwd", help="set a user's password (revokes their tokens)")
+    passwd.add_argument("name")
+    passwd.add_argument("--password-stdin", action="store_true")
+    for verb in ("disable", "enable", "delete"):
+        users.add_parser(verb, help=f"{verb} a user").add_argument("name")
     bench = sub.add_parser("bench", help="run a benchmark workload (bench downloads --help)")
     bench.add_argument("workload", choices=["downloads"])
     bench.add_argument("options", nargs=argparse.REMAINDER)
@@ -110,17 +124,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{artifact.id}\t{artifact.type.value}\t{artifact.name}")
         return 0
     if args.command == "audit-verify":
-        from tmr.services.registry import build_registry
-        from tmr.storage.db.audit import AuditRepository
+        from tmr.commands.admin import audit_verify
 
-        registry = build_registry(settings)
-        with registry.db.transaction() as s:
-            broken = AuditRepository(s).verify_chain()
-        if broken is None:
-            print("audit log intact")
-            return 0
-        print(f"audit log broken at entry {broken}", file=sys.stderr)
-        return 1
+        return audit_verify(settings)
+    if args.command == "user":
+        from tmr.commands.admin import user_command
+
+        return user_command(args, settings)
     return 2
 
 

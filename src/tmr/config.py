@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     signing_key_file: Path | None = Field(default=None, alias="TMR_SIGNING_KEY_FILE")
     download_url_ttl_seconds: int = Field(default=3600, alias="TMR_DOWNLOAD_URL_TTL")
     server: str = Field(default="uvicorn", alias="TMR_SERVER")
+    audit_key_file: Path | None = Field(default=None, alias="TMR_AUDIT_KEY_FILE")
+    admin_password_file: Path | None = Field(default=None, alias="TMR_ADMIN_PASSWORD_FILE")
 
     @property
     def resolved_database_url(self) -> str:
@@ -77,6 +79,10 @@ class Settings(BaseSettings):
     @property
     def resolved_signing_key_file(self) -> Path:
         return self.signing_key_file or (self.data_dir / "secrets" / "signing.key").resolve()
+
+    @property
+    def resolved_audit_key_file(self) -> Path:
+        return self.audit_key_file or (self.data_dir / "audit.key")
 
     @property
     def gate_enabled(self) -> bool:

@@ -88,6 +88,8 @@ def test_reset_clears_rows_and_blobs(backend_client):
 
 
 def test_audit_chain_verifies_and_detects_tampering(backend_client):
+    """Keyed chains on both backends: an edit (even with its plain hashes recomputed), removed
+    last entries and an emptied table are all detected."""
     c = backend_client
     auth = {"X-Authorization": login(c)}
     made = upload(c, auth, "dataset", name="chained")["metadata"]
@@ -95,13 +97,37 @@ def test_audit_chain_verifies_and_detects_tampering(backend_client):
     registry = c.app_registry
     from sqlalchemy import text
 
-    from tmr.storage.db.audit import AuditRepository
+    from tmr.storage.db.audit import (
+        AuditRepository,
+        SecurityLogRepository,
+        _to_entry,
+        legacy_entry_hash,
+    )
+    from tmr.storage.db.tables import AuditRow
 
+    def verify() -> str | None:
+        with registry.db.read() as s:
+            return AuditRepository(s, registry.audit_key).verify().problem
+
+    assert verify() is None
+    with registry.db.read() as s:
+        assert SecurityLogRepository(s, registry.audit_key).verify().intact
+    # an edit whose chain is recomputed with plain SHA-256 (what an attacker without the key can do)
     with registry.db.transaction() as s:
-        assert AuditRepository(s).verify_chain() is None
+        rows = s.execute(text("SELECT seq FROM audit_log ORDER BY seq")).scalars().all()
         s.execute(text("UPDATE audit_log SET user_name = 'mallory' WHERE action = 'CREATE'"))
+        prev = "0" * 64
+        for seq in rows:
+            row = s.get(AuditRow, seq)
+            assert row is not None
+            row.prev_hash = prev
+            row.hash = legacy_entry_hash(prev, _to_entry(row))
+            prev = row.hash
+    assert "altered" in (verify() or "")
+    # the last entry removed / the table emptied
     with registry.db.transaction() as s:
-        assert AuditRepository(s).verify_chain() is not None
+        s.execute(text("DELETE FROM audit_log"))
+    assert "checkpoint" in (verify() or "")
 
 
 def _zip() -> bytes:

@@ -146,7 +146,7 @@ async def get_artifact(
 @router.put(
     "/artifacts/{artifact_type}/{id}",
     response_model=schemas.Artifact,
-    responses={400: {}, 403: {}, 404: {}, 424: {}},
+    responses={400: {}, 401: {}, 403: {}, 404: {}, 424: {}},
     summary="Update this content of the artifact. (BASELINE)",
     operation_id="ArtifactUpdate",
 )
@@ -178,14 +178,14 @@ async def update_artifact(
 
 @router.delete(
     "/artifacts/{artifact_type}/{id}",
-    responses={400: {}, 403: {}, 404: {}},
+    responses={400: {}, 401: {}, 403: {}, 404: {}},
     summary="Delete this artifact. (NON-BASELINE)",
     operation_id="ArtifactDelete",
 )
 def delete_artifact(
     registry: RegistryDep, user: UserDep, artifact_type: TypePath, id: IdPath
 ) -> dict[str, str]:
-    CatalogService(registry).delete(artifact_type, id)
+    CatalogService(registry).delete(artifact_type, id, user)
     return {"status": "deleted", "id": id}
 
 
@@ -221,7 +221,7 @@ def by_regex(
 @router.get(
     "/artifact/{artifact_type}/{id}/audit",
     response_model=list[schemas.ArtifactAuditEntry],
-    responses={400: {}, 403: {}, 404: {}},
+    responses={400: {}, 401: {}, 403: {}, 404: {}},
     summary="Retrieve audit entries for this artifact. (NON-BASELINE)",
     operation_id="ArtifactAuditGet",
 )

@@ -44,7 +44,9 @@ def me(user: UserDep) -> schemas.UserOut:
 @router.get("/users", response_model=list[schemas.UserOut], responses={401: {}, 403: {}})
 def list_users(registry: RegistryDep, user: UserDep) -> list[schemas.UserOut]:
     return [
-        schemas.UserOut(name=u.name, is_admin=u.is_admin, permissions=sorted(u.permissions))
+        schemas.UserOut(
+            name=u.name, is_admin=u.is_admin, permissions=sorted(u.permissions), disabled=u.disabled
+        )
         for u in registry.auth.list_users(user)
     ]
 

@@ -37,6 +37,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tmr.domain.artifact import User
 from tmr.errors import TmrError, Unauthorized
+from tmr.services.security import client_address
 
 PUBLIC = "public"
 AUTHENTICATED = "authenticated"
@@ -75,6 +76,15 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
     ("GET", "/users"): ADMIN,
     ("POST", "/users"): ADMIN,
     ("DELETE", "/users/{name}"): ADMIN,
+    ("PUT", "/users/{name}/password"): ADMIN,
+    ("POST", "/users/{name}/disable"): ADMIN,
+    ("POST", "/users/{name}/enable"): ADMIN,
+    ("GET", "/audit/security"): ADMIN,
+    ("GET", "/account"): AUTHENTICATED,
+    ("PUT", "/account/password"): AUTHENTICATED,
+    ("GET", "/account/tokens"): AUTHENTICATED,
+    ("DELETE", "/account/tokens/{token_id}"): AUTHENTICATED,
+    ("POST", "/logout"): AUTHENTICATED,
     # the registry
     ("DELETE", "/reset"): ADMIN,
     ("POST", "/artifacts"): SEARCH,
@@ -217,6 +227,8 @@ class AccessControlMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        client = scope.get("client")
+        client_address.set(client[0] if client else None)
         found = self.matcher.need(scope)
         if found is None or found[0] == PUBLIC:
             await self.app(scope, receive, send)

@@ -168,6 +168,38 @@ class UserOut(BaseModel):
     name: str
     is_admin: bool
     permissions: list[str]
+    disabled: bool = False
+
+
+class StatusOut(BaseModel):
+    status: str
+    detail: str | None = None
+
+
+class PasswordChange(BaseModel):
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=8, max_length=1024)
+
+
+class PasswordReset(BaseModel):
+    new_password: str = Field(min_length=8, max_length=1024)
+
+
+class TokenOut(BaseModel):
+    id: str
+    issued_at: str
+    expires_at: str
+    calls_left: int
+
+
+class SecurityEventOut(BaseModel):
+    seq: int
+    at: str
+    action: str
+    actor: str
+    subject: str
+    detail: str | None = None
+    client: str | None = None
 
 
 class HealthIssue(BaseModel):

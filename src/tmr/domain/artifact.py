@@ -24,6 +24,7 @@ class AuditAction(enum.StrEnum):
     SENSITIVE = "SENSITIVE"  # marked or unmarked sensitive
     MONITOR = "MONITOR"  # monitoring program uploaded, replaced or deleted
     REFUSE = "REFUSE"  # a download refused (quarantine or monitor)
+    DELETE = "DELETE"
 
 
 @dataclass(frozen=True)
@@ -72,3 +73,21 @@ class User:
     name: str
     is_admin: bool
     permissions: frozenset[str] = field(default_factory=frozenset)
+    disabled: bool = False
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """What a user may see of one of their tokens (never the secret)."""
+
+    id: str
+    user_name: str
+    issued_at: datetime
+    expires_at: datetime
+    calls_left: int
+    token_hash: str = field(repr=False, default="")
+
+
+def may_change(user: User, artifact: Artifact) -> bool:
+    """Ownership: the user who registered an artifact, or an administrator."""
+    return user.is_admin or (artifact.created_by is not None and artifact.created_by == user.name)

@@ -20,15 +20,20 @@ from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.orm import Session
 
 from tmr.config import Settings
 from tmr.domain.artifact import User
+from tmr.domain.names import name_problem
+from tmr.domain.security import SecurityAction
 from tmr.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from tmr.services.login_guard import LoginGuard
 from tmr.services.request_limit import UserRateLimiter
+from tmr.services.security import SecurityLog
 from tmr.services.token_budget import TokenBudget
 from tmr.storage.db.engine import Database
 from tmr.storage.db.users import UserRepository
+from tmr.storage.secrets import read_secret_text
 
 DEFAULT_ADMIN = "ece30861defaultadminuser"
 # The requirements' spelling and the contract example's spelling; both open this one account.
@@ -46,6 +51,17 @@ def _lower_priority() -> None:
     threads inherit it). Elsewhere a no-op."""
     with contextlib.suppress(AttributeError, OSError):
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(stored: str, password: str) -> bool:
+    try:
+        return bool(_hasher.verify(stored, password))
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 @functools.cache
@@ -68,7 +84,9 @@ def strip_bearer(header: str | None) -> str | None:
 
 
 class AuthService:
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(
+        self, db: Database, settings: Settings, security: SecurityLog | None = None
+    ) -> None:
         self.db = db
         self.settings = settings
         self.budget = TokenBudget(db)
@@ -81,13 +99,28 @@ class AuthService:
             thread_name_prefix="tmr-argon2",
             initializer=_lower_priority,
         )
+        self.security = security
+
+    def admin_password(self) -> str:
+        """The default admin's password: the contract's, unless a secret file gives one."""
+        path = self.settings.admin_password_file
+        if path is None:
+            return DEFAULT_ADMIN_PASSWORDS[0]
+        password = read_secret_text(path)
+        if len(password) < 8:
+            raise ValueError(f"TMR_ADMIN_PASSWORD_FILE {path}: the password needs 8 characters")
+        return password
 
     def ensure_default_admin(self) -> None:
+        """Create the default admin; with a password file, (re)apply its password at each start."""
         with self.db.transaction() as s:
             users = UserRepository(s)
             if users.get(DEFAULT_ADMIN) is None:  # replicas may race here: insert-if-missing
                 admin = User(DEFAULT_ADMIN, True, ALL_PERMISSIONS)
-                users.add_if_missing(admin, _hasher.hash(DEFAULT_ADMIN_PASSWORDS[0]))
+                users.add_if_missing(admin, _hasher.hash(self.admin_password()))
+            elif self.settings.admin_password_file is not None:
+                users.set_password_hash(DEFAULT_ADMIN, _hasher.hash(self.admin_password()))
+                users.set_disabled(DEFAULT_ADMIN, False)
 
     def login(self, name: str, is_admin: bool, password: str, address: str | None = None) -> str:
         """A new token for a correct password.
@@ -96,7 +129,8 @@ class AuthService:
         Argon2 verification as a known one (against a dummy hash), so timing does not reveal
         who has an account. The hash is verified outside any database transaction, with at most
         ``TMR_PASSWORD_HASH_CONCURRENCY`` verifications at once, so a flood of wrong passwords
-        neither holds the write lock nor starves other requests of CPU and memory.
+        neither holds the write lock nor starves other requests of CPU and memory. Successes
+        and failures are security events.
         """
         self.guard.check(name, address)
         with self.db.read() as s:
@@ -104,10 +138,15 @@ class AuthService:
         ok = self._hashing.submit(self._verify_queued, name, address, stored, password).result()
         if stored is None or not ok:
             self.guard.failed(name, address)
+            self._record(SecurityAction.LOGIN_FAILED, "-", name)
             raise Unauthorized("the user or password is invalid")
         self.guard.succeeded(name)
         with self.db.transaction() as s:
-            return self._add_token(UserRepository(s), name, self.settings.token_max_calls)
+            users = UserRepository(s)
+            if users.password_hash(name) is None:  # deleted or disabled meanwhile
+                raise Unauthorized("the user or password is invalid")
+            self._record_in(s, SecurityAction.LOGIN, name, name)
+            return self._add_token(users, name, self.settings.token_max_calls)
 
     def issue_token(self, name: str, calls: int) -> str:
         """A token for an already authenticated user (the dashboard's workload uses one so a
@@ -129,10 +168,13 @@ class AuthService:
         self.guard.check(name, address)
         return self._password_ok(name, stored or _dummy_hash(), password)
 
-    @staticmethod
-    def _password_ok(name: str, stored: str, password: str) -> bool:
+    def _password_ok(self, name: str, stored: str, password: str) -> bool:
         candidates = [password]
-        if name == DEFAULT_ADMIN and password in DEFAULT_ADMIN_PASSWORDS:
+        if (
+            name == DEFAULT_ADMIN
+            and self.settings.admin_password_file is None
+            and password in DEFAULT_ADMIN_PASSWORDS
+        ):
             candidates = list(DEFAULT_ADMIN_PASSWORDS)
         for candidate in candidates:
             try:
@@ -164,6 +206,9 @@ class AuthService:
             raise Unauthorized("only administrators register users")
         if not name or len(name) > 256:
             raise BadRequest("a user name must have 1 to 256 characters")
+        problem = name_problem(name, "user")
+        if problem:
+            raise BadRequest(problem)
         if len(password) < 8:
             raise BadRequest("a password must have at least 8 characters")
         unknown = permissions - ALL_PERMISSIONS
@@ -171,12 +216,15 @@ class AuthService:
             raise BadRequest(
                 f"unknown permissions {sorted(unknown)}; valid: {sorted(ALL_PERMISSIONS)}"
             )
+        is_admin = is_admin or "admin" in permissions  # the admin permission is the admin role
         user = User(name, is_admin, ALL_PERMISSIONS if is_admin else permissions)
         with self.db.transaction() as s:
             users = UserRepository(s)
             if users.get(name) is not None:
                 raise Conflict(f"user {name!r} exists already")
             users.upsert(user, _hasher.hash(password))
+            detail = "admin" if user.is_admin else ",".join(sorted(user.permissions)) or "none"
+            self._record_in(s, SecurityAction.USER_CREATE, actor.name, name, detail)
         return user
 
     def delete_user(self, actor: User, name: str) -> None:
@@ -189,6 +237,7 @@ class AuthService:
             if users.get(name) is None:
                 raise NotFound(f"no user named {name!r}")
             users.delete(name)
+            self._record_in(s, SecurityAction.USER_DELETE, actor.name, name)
         self.forget_leases(name)
 
     def list_users(self, actor: User) -> list[User]:
@@ -207,5 +256,16 @@ class AuthService:
             users.delete_all_except(DEFAULT_ADMIN)
             self.budget.forget(keep=DEFAULT_ADMIN)
             users.upsert(
-                User(DEFAULT_ADMIN, True, ALL_PERMISSIONS), _hasher.hash(DEFAULT_ADMIN_PASSWORDS[0])
+                User(DEFAULT_ADMIN, True, ALL_PERMISSIONS), _hasher.hash(self.admin_password())
             )
+
+    # --- the security log ---------------------------------------------------------------
+    def _record(self, action: SecurityAction, actor: str, subject: str, detail: str = "") -> None:
+        if self.security is not None:
+            self.security.record(action, actor, subject, detail or None)
+
+    def _record_in(
+        self, s: Session, action: SecurityAction, actor: str, subject: str, detail: str = ""
+    ) -> None:
+        if self.security is not None:
+            self.security.record_in(s, action, actor, subject, detail or None)

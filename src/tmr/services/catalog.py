@@ -12,8 +12,9 @@ import base64
 import contextlib
 from collections.abc import Sequence
 
-from tmr.domain.artifact import Artifact, ArtifactType, AuditAction, AuditEntry, User
+from tmr.domain.artifact import Artifact, ArtifactType, AuditAction, AuditEntry, User, may_change
 from tmr.domain.files import NameQuery
+from tmr.domain.security import SecurityAction
 from tmr.domain.versions import parse_query, parse_version
 from tmr.errors import BadRequest, NotFound, TmrError, TooLarge, Unauthorized
 from tmr.services.registry import Registry
@@ -25,6 +26,23 @@ from tmr.storage.db.audit import AuditRepository
 MAX_QUERIES = 100
 REGEX_SCAN_BATCH = 2000
 CONTRACT_ACTIONS = {"CREATE", "UPDATE", "DOWNLOAD", "RATE", "AUDIT"}  # the contract's enum
+
+
+def require_owner(registry: Registry, user: User, artifact: Artifact, doing: str) -> None:
+    """Owner or admin, else the contract's permission status (401) and a security event."""
+    if may_change(user, artifact):
+        return
+    registry.security.record(
+        SecurityAction.DENIED,
+        user.name,
+        f"{artifact.type.value}/{artifact.id}",
+        f"{doing}: not the owner",
+    )
+    raise Unauthorized(
+        f"only the user who registered {artifact.type.value} {artifact.id} or an administrator "
+        f"may {doing} it; {user.name!r} is neither",
+        rule="owner or admin",
+    )
 
 
 def encode_offset(seq: int) -> str:
@@ -116,11 +134,23 @@ class CatalogService:
             raise NotFound(f"no artifact has a version matching {query!r}")
         return found
 
-    def delete(self, type_: ArtifactType, artifact_id: str) -> None:
+    def delete(self, type_: ArtifactType, artifact_id: str, user: User) -> None:
+        """Owner or admin. The artifact's audit trail stays (with a DELETE entry)."""
+        require_owner(self.reg, user, self.get(type_, artifact_id), "delete")
         with self.reg.db.transaction() as s:
             repo = ArtifactRepository(s)
-            repo.get_or_404(artifact_id, type_)
+            artifact = repo.get_or_404(artifact_id, type_)
             repo.delete(artifact_id)
+            AuditRepository(s, self.reg.audit_key).append(
+                AuditEntry.now(artifact, user, AuditAction.DELETE)
+            )
+            self.reg.security.record_in(
+                s,
+                SecurityAction.ARTIFACT_DELETE,
+                user.name,
+                f"{type_.value}/{artifact_id}",
+                f"name={artifact.name!r} owner={artifact.created_by!r}",
+            )
         self._delete_blobs(artifact_id)
 
     def _delete_blobs(self, artifact_id: str) -> None:
@@ -129,23 +159,36 @@ class CatalogService:
             self.reg.blobs.delete_prefix(bundle_prefix(artifact_id))
 
     def audit(self, type_: ArtifactType, artifact_id: str, user: User) -> list[AuditEntry]:
+        """The trail of an artifact, also after it was deleted; for its owner and admins."""
+        with self.reg.db.read() as s:
+            artifact = ArtifactRepository(s).get(artifact_id)
+            past = AuditRepository(s, self.reg.audit_key).for_artifact(artifact_id)
+        if artifact is None or artifact.type != type_:
+            artifact = _from_trail(type_, artifact_id, past)
+        require_owner(self.reg, user, artifact, "read the audit trail of")
         with self.reg.db.transaction() as s:
-            artifact = ArtifactRepository(s).get_or_404(artifact_id, type_)
-            audit = AuditRepository(s)
+            audit = AuditRepository(s, self.reg.audit_key)
             audit.append(AuditEntry.now(artifact, user, AuditAction.AUDIT))
             entries = audit.for_artifact(artifact_id)
         return [e for e in entries if e.action.value in CONTRACT_ACTIONS]
 
     def record(self, artifact: Artifact, user: User, action: AuditAction) -> None:
         with self.reg.db.transaction() as s:
-            AuditRepository(s).append(AuditEntry.now(artifact, user, action))
+            AuditRepository(s, self.reg.audit_key).append(AuditEntry.now(artifact, user, action))
 
     def reset(self, user: User) -> None:
         if not user.is_admin:
             raise Unauthorized(f"user {user.name!r} may not reset the registry (admins only)")
         with self.reg.db.transaction() as s:
             ArtifactRepository(s).delete_all()
-            AuditRepository(s).delete_all()
+            dropped, head = AuditRepository(s, self.reg.audit_key).delete_all()
+            self.reg.security.record_in(
+                s,
+                SecurityAction.RESET,
+                user.name,
+                "registry",
+                f"artifacts and their {dropped} audit entries cleared; trail head {head}",
+            )
         self.reg.auth.reset_users()
         with contextlib.suppress(TmrError):
             self.reg.blobs.delete_prefix(ALL_BUNDLES)
@@ -153,3 +196,20 @@ class CatalogService:
     def count(self) -> int:
         with self.reg.db.read() as s:
             return ArtifactRepository(s).count()
+
+
+def _from_trail(type_: ArtifactType, artifact_id: str, trail: list[AuditEntry]) -> Artifact:
+    """A deleted artifact as its trail remembers it (its owner from the CREATE entry)."""
+    mine = [e for e in trail if e.artifact_type == type_]
+    if not mine:
+        raise NotFound(f"no {type_.value} artifact with id {artifact_id}")
+    owner = next((e.user_name for e in mine if e.action == AuditAction.CREATE), None)
+    return Artifact(
+        id=artifact_id,
+        name=mine[-1].artifact_name,
+        type=type_,
+        url="",
+        created_at=mine[0].at,
+        updated_at=mine[-1].at,
+        created_by=owner,
+    )

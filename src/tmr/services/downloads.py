@@ -332,7 +332,7 @@ class DownloadService:
         with self.reg.db.transaction() as s:
             if reason is None:
                 ArtifactRepository(s).set_blob_key(owner.id, file.path, key, sha)
-            store_scans(s, owner, scans)
+            store_scans(s, owner, scans, self.reg.audit_key)
         if reason is not None:
             raise ArtifactQuarantined(
                 f"{owner.type.value} {owner.name!r} ({owner.id}) was quarantined when "

@@ -21,10 +21,13 @@ from sqlalchemy.orm import Session
 
 from tmr.domain.artifact import Artifact, ArtifactType, AuditAction, AuditEntry, User
 from tmr.domain.files import StoredFile
+from tmr.domain.names import name_problem
 from tmr.domain.protections import FileScan
 from tmr.domain.rating import Rating
+from tmr.domain.security import SecurityAction
 from tmr.domain.snapshot import Snapshot
 from tmr.errors import BadRequest, Conflict, IngestRejected, NotFound, TmrError
+from tmr.services.catalog import require_owner
 from tmr.services.keys import hub_key_from_url, new_artifact_id, parent_key
 from tmr.services.protections import ProtectionService, scan_local_files, store_scans
 from tmr.services.registry import Registry
@@ -98,6 +101,12 @@ def snapshot_version(snapshot: Snapshot) -> str | None:
     return tags[-1] if tags else None
 
 
+def check_artifact_name(name: str) -> None:
+    problem = name_problem(name, "artifact")
+    if problem:
+        raise BadRequest(problem)
+
+
 class IngestService:
     def __init__(self, registry: Registry) -> None:
         self.reg = registry
@@ -115,24 +124,27 @@ class IngestService:
         if sensitive and type_ != ArtifactType.model:
             raise BadRequest("only models can be sensitive")
         if name is not None:
+            check_artifact_name(name)
             self._refuse_duplicate(type_, url, name)  # before any upstream traffic
         snapshot = self.reg.fetch_snapshot(url, type_.value, self.reg.settings)
         if name is None:
             name = derive_name(url, snapshot)
+            check_artifact_name(name)
             self._refuse_duplicate(type_, url, name)
         prepared = self._prepare(type_, name, url, snapshot)
         prepared.unique = True
         prepared.sensitive = sensitive
         try:
             self._prefetch_small_files(prepared)
-            self._rate_and_gate(prepared)  # the sandbox runs examples against these files
+            self._rate_and_gate(prepared, user)  # the sandbox runs examples against these files
             return self._store_new(prepared, user)
         finally:
             self._discard_local(prepared)
 
     def register_prepared(self, prepared: Prepared, user: User) -> Artifact:
         """Store an artifact whose files are already local (uploads)."""
-        self._rate_and_gate(prepared)
+        check_artifact_name(prepared.name)
+        self._rate_and_gate(prepared, user)
         return self._store_new(prepared, user)
 
     def update_url(
@@ -140,6 +152,7 @@ class IngestService:
     ) -> Artifact:
         with self.reg.db.read() as s:
             current = ArtifactRepository(s).get_or_404(artifact_id, type_)
+        require_owner(self.reg, user, current, "update")
         if current.name != name:
             raise BadRequest(
                 f"name {name!r} does not match artifact {artifact_id} (named {current.name!r})"
@@ -148,7 +161,7 @@ class IngestService:
         prepared = self._prepare(type_, name, url, snapshot)
         try:
             self._prefetch_small_files(prepared)
-            self._rate_and_gate(prepared)
+            self._rate_and_gate(prepared, user)
             return self._store_update(current, prepared, user)
         finally:
             self._discard_local(prepared)
@@ -173,7 +186,7 @@ class IngestService:
         )
         return prepared
 
-    def _rate_and_gate(self, prepared: Prepared) -> None:
+    def _rate_and_gate(self, prepared: Prepared, user: User) -> None:
         if prepared.type != ArtifactType.model:
             return
         from tmr.services.rating import rate_snapshot
@@ -184,7 +197,7 @@ class IngestService:
         decision = self.reg.gate.evaluate(prepared.rating, prepared.snapshot.source)
         if decision.accepted:
             return
-        self._audit_rejection(prepared, decision.listing)
+        self._audit_rejection(prepared, decision.listing, user)
         raise IngestRejected(
             f"model {prepared.name!r} was not registered: the ingest gate needs every "
             f"applicable metric >= {self.reg.gate.threshold:g} and an identifiable license; "
@@ -193,21 +206,15 @@ class IngestService:
             reasons={f.metric: f.reason for f in decision.failures},
         )
 
-    def _audit_rejection(self, prepared: Prepared, listing: str) -> None:
+    def _audit_rejection(self, prepared: Prepared, listing: str, user: User) -> None:
+        """A refusal is a security event (GET /audit/security?action=REJECT), not a trail."""
         log.warning("ingest gate refused %s (%s): %s", prepared.name, prepared.url, listing)
-        with self.reg.db.transaction() as s:
-            AuditRepository(s).append(
-                AuditEntry(
-                    artifact_id=f"rejected-{secrets.token_hex(6)}",
-                    artifact_name=prepared.name,
-                    artifact_type=prepared.type,
-                    user_name="ingest-gate",
-                    user_is_admin=False,
-                    action=AuditAction.REJECT,
-                    at=datetime.now(UTC),
-                    detail=f"{prepared.url}: {listing}",
-                )
-            )
+        self.reg.security.record(
+            SecurityAction.REJECT,
+            user.name,
+            f"{prepared.type.value}/{prepared.name}",
+            f"{prepared.url}: {listing}",
+        )
 
     def _prefetch_small_files(self, prepared: Prepared) -> None:
         """Copy small upstream files (card, configs, tokenizers) at registration time.
@@ -299,7 +306,9 @@ class IngestService:
                     search_text=search_text(prepared.name, prepared.snapshot),
                 )
                 self._write_contents(repo, artifact.id, prepared, files)
-                AuditRepository(s).append(AuditEntry.now(artifact, user, AuditAction.CREATE))
+                AuditRepository(s, self.reg.audit_key).append(
+                    AuditEntry.now(artifact, user, AuditAction.CREATE)
+                )
                 self._write_protections(s, artifact, prepared, scans, user)
         except BaseException:
             self.reg.blobs.delete_prefix(prefix)
@@ -333,7 +342,9 @@ class IngestService:
                     search_text=search_text(prepared.name, prepared.snapshot),
                 )
                 self._write_contents(repo, current.id, prepared, files)
-                AuditRepository(s).append(AuditEntry.now(current, user, AuditAction.UPDATE))
+                AuditRepository(s, self.reg.audit_key).append(
+                    AuditEntry.now(current, user, AuditAction.UPDATE)
+                )
                 self._write_protections(s, current, prepared, scans, user)
         except BaseException:  # the old version stays; the new blobs go
             self.reg.blobs.delete_prefix(prefix)
@@ -352,14 +363,13 @@ class IngestService:
         assert updated is not None
         return updated
 
-    @staticmethod
     def _write_protections(
-        s: Session, artifact: Artifact, prepared: Prepared, scans: list[FileScan], user: User
+        self, s: Session, artifact: Artifact, prepared: Prepared, scans: list[FileScan], user: User
     ) -> None:
         """Scan verdicts (an unsafe file quarantines the model), sensitivity and monitor."""
-        store_scans(s, artifact, scans)
+        store_scans(s, artifact, scans, self.reg.audit_key)
         if prepared.monitor is not None:
-            ProtectionService.write_monitor(s, artifact, prepared.monitor, user)
+            ProtectionService.write_monitor(s, artifact, prepared.monitor, user, self.reg.audit_key)
         elif prepared.sensitive:
             ProtectionRepository(s).set_sensitive(artifact.id, True)
 

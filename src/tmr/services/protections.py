@@ -23,7 +23,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from tmr.config import Settings
-from tmr.domain.artifact import Artifact, ArtifactType, AuditAction, AuditEntry, User
+from tmr.domain.artifact import Artifact, ArtifactType, AuditAction, AuditEntry, User, may_change
 from tmr.domain.protections import (
     ArtifactStatus,
     DownloadEvent,
@@ -77,7 +77,9 @@ def unsafe_reason(scans: Iterable[FileScan]) -> str | None:
     return "unsafe pickle: " + "; ".join(parts)
 
 
-def store_scans(session: Session, artifact: Artifact, scans: Sequence[FileScan]) -> None:
+def store_scans(
+    session: Session, artifact: Artifact, scans: Sequence[FileScan], audit_key: bytes
+) -> None:
     """Write scan verdicts in the caller's transaction; an unsafe file quarantines the model."""
     if not scans:
         return
@@ -87,7 +89,7 @@ def store_scans(session: Session, artifact: Artifact, scans: Sequence[FileScan])
     if reason is not None:
         repo.set_state(artifact.id, LifecycleState.quarantined, reason, SCANNER.name)
         forget_flagged()
-        AuditRepository(session).append(
+        AuditRepository(session, audit_key).append(
             AuditEntry.now(artifact, SCANNER, AuditAction.LIFECYCLE, f"quarantined: {reason}")
         )
         log.warning("quarantined %s (%s): %s", artifact.id, artifact.name, reason)
@@ -115,7 +117,7 @@ def forget_flagged() -> None:
 
 
 def may_manage(artifact: Artifact, user: User) -> bool:
-    return user.is_admin or (artifact.created_by is not None and artifact.created_by == user.name)
+    return may_change(user, artifact)
 
 
 def _require_manager(artifact: Artifact, user: User, what: str) -> None:
@@ -178,7 +180,7 @@ class ProtectionService:
                     )
             status = repo.set_state(artifact_id, state, reason, user.name)
             forget_flagged()
-            AuditRepository(s).append(
+            AuditRepository(s, self.reg.audit_key).append(
                 AuditEntry.now(artifact, user, AuditAction.LIFECYCLE, f"{state.value}: {reason}")
             )
         forget_flagged()  # again after commit: a reader may have cached the old set meanwhile
@@ -189,7 +191,7 @@ class ProtectionService:
             artifact = self._artifact(s, artifact_id, ArtifactType.model)
             _require_manager(artifact, user, "change whether it is sensitive")
             status = ProtectionRepository(s).set_sensitive(artifact_id, sensitive)
-            AuditRepository(s).append(
+            AuditRepository(s, self.reg.audit_key).append(
                 AuditEntry.now(artifact, user, AuditAction.SENSITIVE, str(sensitive).lower())
             )
         return status
@@ -221,11 +223,13 @@ class ProtectionService:
         with self.reg.db.transaction() as s:
             artifact = self._artifact(s, artifact_id, ArtifactType.model)
             _require_manager(artifact, user, "set its monitoring program")
-            monitor = self.write_monitor(s, artifact, program, user)
+            monitor = self.write_monitor(s, artifact, program, user, self.reg.audit_key)
         return monitor
 
     @staticmethod
-    def write_monitor(s: Session, artifact: Artifact, program: str, user: User) -> Monitor:
+    def write_monitor(
+        s: Session, artifact: Artifact, program: str, user: User, audit_key: bytes
+    ) -> Monitor:
         """Store a program and mark the model sensitive, in the caller's transaction."""
         repo = ProtectionRepository(s)
         replacing = repo.monitor(artifact.id) is not None
@@ -239,7 +243,7 @@ class ProtectionService:
         repo.set_monitor(monitor)
         repo.set_sensitive(artifact.id, True)
         verb = "replaced" if replacing else "uploaded"
-        AuditRepository(s).append(
+        AuditRepository(s, audit_key).append(
             AuditEntry.now(artifact, user, AuditAction.MONITOR, f"{verb} sha256={monitor.sha256}")
         )
         return monitor
@@ -250,7 +254,7 @@ class ProtectionService:
             _require_manager(artifact, user, "delete its monitoring program")
             if not ProtectionRepository(s).delete_monitor(artifact_id):
                 raise NotFound(f"model {artifact_id} has no monitoring program")
-            AuditRepository(s).append(
+            AuditRepository(s, self.reg.audit_key).append(
                 AuditEntry.now(artifact, user, AuditAction.MONITOR, "deleted")
             )
 
@@ -513,11 +517,11 @@ class DownloadGate:
         with self.reg.db.transaction() as s:
             ProtectionRepository(s).add_download(event)
             if allowed:
-                AuditRepository(s).append(
+                AuditRepository(s, self.reg.audit_key).append(
                     AuditEntry.now(artifact, user, AuditAction.DOWNLOAD, what)
                 )
             else:
-                AuditRepository(s).append(
+                AuditRepository(s, self.reg.audit_key).append(
                     AuditEntry.now(artifact, user, AuditAction.REFUSE, f"{what}: {reason}")
                 )
 

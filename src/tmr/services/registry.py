@@ -14,13 +14,18 @@ from pathlib import Path
 from tmr.config import Settings
 from tmr.domain.snapshot import Snapshot
 from tmr.metrics.gate import GatePolicy
+from tmr.services.accounts import AccountService
 from tmr.services.activity import ActivityLog
 from tmr.services.auth import AuthService
 from tmr.services.search import SearchIndex
+from tmr.services.security import SecurityLog
 from tmr.services.signing import UrlSigner, load_or_create_key
 from tmr.storage.blobs import BlobStore, open_blob_store
-from tmr.storage.db.engine import Database
+from tmr.storage.db.audit import AuditRepository, SecurityLogRepository
+from tmr.storage.db.engine import Database, sqlite_path
 from tmr.storage.db.migrate import upgrade
+from tmr.storage.secrets import load_or_create_key as load_or_create_audit_key
+from tmr.storage.secrets import restrict, write_private
 
 FetchSnapshot = Callable[[str, str, Settings], Snapshot]
 DownloadFile = Callable[[Snapshot, str, Path, Settings], str]
@@ -45,6 +50,9 @@ class Registry:
     blobs: BlobStore
     auth: AuthService
     signer: UrlSigner
+    security: SecurityLog
+    accounts: AccountService
+    audit_key: bytes
     activity: ActivityLog = field(default_factory=ActivityLog)
     fetch_snapshot: FetchSnapshot = _default_fetch
     download_file: DownloadFile = _default_download
@@ -67,16 +75,38 @@ class Registry:
 
 
 def build_registry(settings: Settings) -> Registry:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.resolved_database_url)
+    if not settings.data_dir.exists():
+        settings.data_dir.mkdir(parents=True, mode=0o700)
+    url = settings.resolved_database_url
+    sqlite_file = sqlite_path(url)
+    if sqlite_file is not None:  # created owner-only before SQLite opens it (its -wal follows)
+        if not sqlite_file.exists():
+            write_private(sqlite_file, b"")
+        restrict(sqlite_file)
+    audit_key = load_or_create_audit_key(settings.resolved_audit_key_file)
+    db = Database(url)
     upgrade(db.engine)
+    with db.transaction() as s:  # keyed chains: checkpoints exist from the first start
+        audit = AuditRepository(s, audit_key)
+        audit.adopt_legacy()
+        audit.ensure_checkpoint()
+        SecurityLogRepository(s, audit_key).ensure_checkpoint()
     blobs = open_blob_store(settings.resolved_blob_url, settings)
-    auth = AuthService(db, settings)
+    security = SecurityLog(db, audit_key)
+    auth = AuthService(db, settings, security)
     auth.ensure_default_admin()
     activity = ActivityLog(db, flush_seconds=settings.activity_flush_seconds)
     signer = UrlSigner(
         load_or_create_key(settings.resolved_signing_key_file), settings.download_url_ttl_seconds
     )
     return Registry(
-        settings=settings, db=db, blobs=blobs, auth=auth, signer=signer, activity=activity
+        settings=settings,
+        db=db,
+        blobs=blobs,
+        auth=auth,
+        signer=signer,
+        security=security,
+        accounts=AccountService(db, auth, security),
+        audit_key=audit_key,
+        activity=activity,
     )

@@ -5,10 +5,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from tmr.errors import StorageUnavailable
 
@@ -28,7 +30,23 @@ def normalise_url(url: str) -> str:
     return f"{_SCHEMES[scheme]}://{rest}"
 
 
-def make_engine(url: str) -> Engine:
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a ``sqlite:///path`` URL (None for memory or other databases)."""
+    if not url.startswith("sqlite:///"):
+        return None
+    raw = url[len("sqlite:///") :].split("?", 1)[0]
+    if not raw or raw == ":memory:":
+        return None
+    return Path(raw if raw.startswith("/") else raw)
+
+
+def make_engine(url: str, read_only: bool = False) -> Engine:
+    """An engine for ``url``; ``read_only`` makes the database itself refuse every write."""
+    path = sqlite_path(url)
+    if read_only and path is not None:
+        if not path.exists():
+            raise StorageUnavailable(f"no database at {path}")
+        url = f"sqlite:///file:{path.resolve()}?mode=ro&uri=true"
     url = normalise_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(
@@ -38,21 +56,26 @@ def make_engine(url: str) -> Engine:
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
+            if not read_only:
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
         return engine
+    if read_only:
+        return create_engine(
+            url, connect_args={"options": "-c default_transaction_read_only=on"}, poolclass=NullPool
+        )
     return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 
 class Database:
     """Owns the engine and hands out one transaction per unit of work."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, read_only: bool = False) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, read_only)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         # SQLite has one writer at a time and its busy handler sleeps with backoff, which turns
         # write contention into second-long tails; writers of this process queue on a lock

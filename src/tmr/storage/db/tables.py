@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -114,6 +115,9 @@ class UserRow(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     permissions: Mapped[str] = mapped_column(String(256), nullable=False, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    disabled: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=false()
+    )
 
 
 class TokenRow(Base):
@@ -124,6 +128,11 @@ class TokenRow(Base):
     issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     calls_left: Mapped[int] = mapped_column(Integer, nullable=False)
+    # A public handle for listing and revoking (the hash itself is never shown).
+    token_id: Mapped[str | None] = mapped_column(String(32))
+
+    __table_args__ = (Index("ix_tokens_token_id", "token_id", unique=True),)
+
 
 
 # --- protections (issue 9): weight scans, lifecycle, sensitive models, download history -----
@@ -252,3 +261,33 @@ class LoginThrottleRow(Base):
     failures: Mapped[int] = mapped_column(Integer, nullable=False)
     last_failure_at: Mapped[float] = mapped_column(Float, nullable=False)  # epoch seconds
     blocked_until: Mapped[float] = mapped_column(Float, nullable=False)  # epoch seconds
+
+
+class SecurityEventRow(Base):
+    """Security events (logins, account changes, denials, deletes, resets); never reset."""
+
+    __tablename__ = "security_log"
+
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    action: Mapped[str] = mapped_column(String(32), nullable=False)
+    actor: Mapped[str] = mapped_column(String(256), nullable=False)
+    subject: Mapped[str] = mapped_column(String(512), nullable=False)
+    detail: Mapped[str | None] = mapped_column(Text)
+    client: Mapped[str | None] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    hash: Mapped[str] = mapped_column(String(64), nullable=False)
+
+    __table_args__ = (Index("ix_security_log_action_seq", "action", "seq"),)
+
+
+class AuditCheckpointRow(Base):
+    """Per chain: how many entries it holds and its head, MACed, so truncation shows."""
+
+    __tablename__ = "audit_checkpoints"
+
+    stream: Mapped[str] = mapped_column(String(32), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    base: Mapped[str] = mapped_column(String(64), nullable=False)  # prev of the first entry
+    head: Mapped[str] = mapped_column(String(64), nullable=False)
+    mac: Mapped[str] = mapped_column(String(64), nullable=False)

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import builtins
+import secrets
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from tmr.domain.artifact import User
+from tmr.domain.artifact import TokenInfo, User
+from tmr.storage.db.artifacts import as_utc
 from tmr.storage.db.tables import TokenRow, UserRow
 
 
 def _to_user(row: UserRow) -> User:
     perms = frozenset(p for p in row.permissions.split(",") if p)
-    return User(name=row.name, is_admin=row.is_admin, permissions=perms)
+    return User(
+        name=row.name, is_admin=row.is_admin, permissions=perms, disabled=bool(row.disabled)
+    )
 
 
 class UserRepository:
@@ -25,8 +30,9 @@ class UserRepository:
         return _to_user(row) if row else None
 
     def password_hash(self, name: str) -> str | None:
+        """The hash to check a login against; None for unknown and for disabled users."""
         row = self.s.get(UserRow, name)
-        return row.password_hash if row else None
+        return row.password_hash if row and not row.disabled else None
 
     def list(self) -> list[User]:
         return [_to_user(r) for r in self.s.scalars(select(UserRow).order_by(UserRow.name))]
@@ -39,6 +45,7 @@ class UserRepository:
                 is_admin=user.is_admin,
                 permissions=",".join(sorted(user.permissions)),
                 created_at=datetime.now(UTC),
+                disabled=user.disabled,
             )
         )
         self.s.flush()
@@ -85,6 +92,7 @@ class UserRepository:
                 issued_at=datetime.now(UTC),
                 expires_at=expires_at,
                 calls_left=calls,
+                token_id=secrets.token_hex(8),
             )
         )
 
@@ -132,3 +140,36 @@ class UserRepository:
         self.s.execute(
             delete(TokenRow).where((TokenRow.expires_at <= now) | (TokenRow.calls_left <= 0))
         )
+
+    # --- accounts (tmr.services.accounts) -----------------------------------------------
+    def set_disabled(self, name: str, disabled: bool) -> None:
+        self.s.execute(update(UserRow).where(UserRow.name == name).values(disabled=disabled))
+
+    def tokens_of(self, name: str) -> builtins.list[TokenInfo]:
+        rows = self.s.scalars(
+            select(TokenRow).where(TokenRow.user_name == name).order_by(TokenRow.issued_at)
+        )
+        return [
+            TokenInfo(
+                id=r.token_id or r.token_hash[:16],
+                user_name=r.user_name,
+                issued_at=as_utc(r.issued_at),
+                expires_at=as_utc(r.expires_at),
+                calls_left=r.calls_left,
+                token_hash=r.token_hash,
+            )
+            for r in rows
+        ]
+
+    def delete_token(self, token_hash: str) -> None:
+        self.s.execute(delete(TokenRow).where(TokenRow.token_hash == token_hash))
+
+    def delete_tokens_of(self, name: str, keep: str | None = None) -> builtins.list[str]:
+        """Revoke a user's tokens (all but ``keep``); the revoked tokens' hashes."""
+        stmt = select(TokenRow.token_hash).where(TokenRow.user_name == name)
+        if keep is not None:
+            stmt = stmt.where(TokenRow.token_hash != keep)
+        hashes = list(self.s.scalars(stmt))
+        if hashes:
+            self.s.execute(delete(TokenRow).where(TokenRow.token_hash.in_(hashes)))
+        return hashes
