@@ -53,7 +53,11 @@ HOLDS: dict[str, set[str]] = {
 }
 IS_ADMIN = {"admin", "perm_admin"}
 # Routes whose success would change shared state: allowed cells get a fresh object or token.
-FRESH_ARTIFACT = {("DELETE", "/artifacts/{artifact_type}/{id}")}
+FRESH_ARTIFACT = {
+    ("DELETE", "/artifacts/{artifact_type}/{id}"),
+    ("PUT", "/artifact/model/{id}/monitor"),
+    ("DELETE", "/artifact/model/{id}/monitor"),
+}
 FRESH_TOKEN = {("POST", "/logout"), ("PUT", "/account/password")}
 RESETS = ("DELETE", "/reset")
 
@@ -155,6 +159,9 @@ def _request(world: World, method: str, template: str, principal: str, allowed: 
         ("PUT", "/users/{name}/password"): {"new_password": "long-enough-1"},
         ("PUT", "/account/password"): {"current_password": "x", "new_password": "short"},
         ("PUT", "/authenticate"): {},
+        ("PUT", "/artifact/{artifact_type}/{id}/lifecycle"): {"state": "active"},  # no change
+        ("PUT", "/artifact/model/{id}/sensitive"): {"sensitive": False},  # no change
+        ("PUT", "/artifact/model/{id}/monitor"): {"program": "process.exit(0);\n"},
     }
     body = bodies.get((method, template))
     return world.c.request(method, path, headers=headers, json=body)

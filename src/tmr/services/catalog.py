@@ -39,8 +39,8 @@ def require_owner(registry: Registry, user: User, artifact: Artifact, doing: str
         f"{doing}: not the owner",
     )
     raise Unauthorized(
-        f"only the user who registered {artifact.type.value} {artifact.id} or an administrator "
-        f"may {doing} it; {user.name!r} is neither",
+        f"only the owner of {artifact.type.value} {artifact.id} (the user who registered it) "
+        f"or an administrator may {doing} it; {user.name!r} is neither",
         rule="owner or admin",
     )
 
