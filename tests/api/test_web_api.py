@@ -39,7 +39,7 @@ def test_users_me_reports_the_caller_and_their_permissions(client, auth):
     )
     reader = {"X-Authorization": login(client, "reader", "reader-pass-1", False)}
     me = client.get("/users/me", headers=reader).json()
-    assert me == {"name": "reader", "is_admin": False, "permissions": ["search"]}
+    assert me == {"name": "reader", "is_admin": False, "permissions": ["search"], "disabled": False}
     assert client.get("/users/me").status_code == 403
 
 

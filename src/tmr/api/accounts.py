@@ -25,12 +25,6 @@ def user_out(u: User) -> schemas.UserOut:
     )
 
 
-@router.get("/account", response_model=schemas.UserOut, responses={403: {}})
-def my_account(user: UserDep) -> schemas.UserOut:
-    """The caller's own account."""
-    return user_out(user)
-
-
 @router.put(
     "/account/password",
     response_model=schemas.StatusOut,

@@ -80,7 +80,6 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
     ("POST", "/users/{name}/disable"): ADMIN,
     ("POST", "/users/{name}/enable"): ADMIN,
     ("GET", "/audit/security"): ADMIN,
-    ("GET", "/account"): AUTHENTICATED,
     ("PUT", "/account/password"): AUTHENTICATED,
     ("GET", "/account/tokens"): AUTHENTICATED,
     ("DELETE", "/account/tokens/{token_id}"): AUTHENTICATED,
