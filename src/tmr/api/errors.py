@@ -17,32 +17,52 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
+from tmr.api.redact import Redactor
 from tmr.errors import TmrError
 
 log = logging.getLogger("tmr.api")
 
 
-def _body(
-    request: Request, code: str, message: str, details: dict[str, Any] | None = None
+def _redactor(scope: Scope) -> Redactor | None:
+    state: Any = getattr(scope.get("app"), "state", None)
+    registry = getattr(state, "registry", None)
+    if state is None or registry is None:
+        return None
+    cached = getattr(state, "redactor", None)
+    if cached is None:
+        cached = Redactor(registry.settings)
+        state.redactor = cached
+    return cached
+
+
+def _scoped_body(
+    scope: Scope, code: str, message: str, details: dict[str, Any] | None
 ) -> dict[str, Any]:
-    return {
+    body: dict[str, Any] = {
         "error": code,
         "message": message,
         "details": details or {},
-        "request_id": getattr(request.state, "request_id", None),
+        "request_id": scope.get("state", {}).get("request_id"),
     }
+    redactor = _redactor(scope)
+    if redactor is not None:
+        body["message"] = redactor.text(message)
+        body["details"] = redactor.value(body["details"])
+    return body
+
+
+def _body(
+    request: Request, code: str, message: str, details: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    return _scoped_body(request.scope, code, message, details)
 
 
 def error_response(scope: Scope, exc: TmrError) -> JSONResponse:
     """The response for one of our errors raised outside the router (the access middleware)."""
     return JSONResponse(
-        {
-            "error": exc.code,
-            "message": exc.message,
-            "details": _jsonable(exc.details),
-            "request_id": scope.get("state", {}).get("request_id"),
-        },
+        _scoped_body(scope, exc.code, exc.message, _jsonable(exc.details)),
         exc.status_code,
+        headers=getattr(exc, "headers", None),
     )
 
 

@@ -204,7 +204,7 @@ def write_zip_stream(
             continue
         info = store.stat(entry.key)
         if info is None:
-            raise NotFound(f"blob {entry.key!r} not found in {store.url}", key=entry.key)
+            raise NotFound(f"blob {entry.key!r} not found in the blob store", key=entry.key)
         planned.append((entry, info.size))
     return _generate(store, planned, chunk, stamp or time.localtime()[:6])
 

@@ -132,7 +132,7 @@ class FileBlobStore:
         try:
             fh = open(path, "rb")  # noqa: SIM115 - owned by the generator below
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
-            raise NotFound(f"blob {key!r} not found in {self.url}", key=key) from exc
+            raise NotFound(f"blob {key!r} not found in the blob store", key=key) from exc
         except OSError as exc:
             raise self._unavailable("open", key, exc) from exc
         try:
@@ -160,7 +160,7 @@ class FileBlobStore:
     def local_path(self, key: str) -> Path | None:
         path = self._path(key)
         if not path.is_file():
-            raise NotFound(f"blob {key!r} not found in {self.url}", key=key)
+            raise NotFound(f"blob {key!r} not found in the blob store", key=key)
         return path
 
     def list(self, prefix: str = "") -> Iterator[BlobInfo]:

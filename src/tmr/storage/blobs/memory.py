@@ -62,7 +62,7 @@ class MemoryBlobStore:
         with self._lock:
             entry = self._objects.get(key)
         if entry is None:
-            raise NotFound(f"blob {key!r} not found in {self.url}", key=key)
+            raise NotFound(f"blob {key!r} not found in the blob store", key=key)
         data = entry[0]
         lo, hi = check_range(start, end, len(data))
         return (data[i : min(i + chunk_size, hi)] for i in range(lo, hi, chunk_size))

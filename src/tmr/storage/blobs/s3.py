@@ -137,7 +137,7 @@ class S3BlobStore:
             code = str(err.get("Code", ""))
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
             if code in _MISSING:
-                return NotFound(f"blob {key!r} not found in {self.url}", key=key)
+                return NotFound(f"blob {key!r} not found in the blob store", key=key)
             if code == "InvalidRange" or status == 416:
                 return ValueError(f"byte range not satisfiable for {key!r} in {self.url}")
             return StorageUnavailable(
@@ -259,7 +259,7 @@ class S3BlobStore:
         if end is not None and end == start - 1:  # an empty range: S3 cannot express it
             info = self.stat(key)
             if info is None:
-                raise NotFound(f"blob {key!r} not found in {self.url}", key=key)
+                raise NotFound(f"blob {key!r} not found in the blob store", key=key)
             check_range(start, end, info.size)
             return iter(())
         kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": full}
