@@ -310,3 +310,40 @@ def test_audit_verify_writes_nothing_and_detects_removed_last_entries(settings, 
         assert main(["audit-verify"]) == 1
     finally:
         del os.environ["TMR_DATA_DIR"]
+
+
+# --- tmr user -----------------------------------------------------------------------------
+def test_tmr_user_cli_manages_accounts_in_the_database(make_settings, monkeypatch, capsys):
+    import io
+
+    from tmr.app import create_app
+    from tmr.cli import main
+
+    settings = make_settings()
+    monkeypatch.setenv("TMR_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setattr("sys.stdin", io.StringIO("cli-pass-123\n"))
+    assert main(["user", "add", "jo", "--permissions", "search", "--password-stdin"]) == 0
+    assert main(["user", "disable", "jo"]) == 0
+    assert main(["user", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert "jo\tsearch\tdisabled" in listing and f"{ADMIN}\tadmin\tactive" in listing
+    with TestClient(create_app(settings)) as c:
+        refused = c.put(
+            "/authenticate",
+            json={
+                "user": {"name": "jo", "is_admin": False},
+                "secret": {"password": "cli-pass-123"},
+            },
+        )
+        assert refused.status_code == 401
+    assert main(["user", "enable", "jo"]) == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO("cli-pass-456\n"))
+    assert main(["user", "passwd", "jo", "--password-stdin"]) == 0
+    with TestClient(create_app(settings)) as c:
+        assert login(c, "jo", "cli-pass-456", False)
+        admin = {"X-Authorization": login(c)}
+        actors = {e["actor"] for e in _events(c, admin, "USER_CREATE")}
+        assert any(a.startswith("cli:") for a in actors)
+    assert main(["user", "delete", "jo"]) == 0
+    assert main(["user", "delete", "jo"]) == 1
+    assert "no user named 'jo'" in capsys.readouterr().err

@@ -168,6 +168,7 @@ class _Chain:
         return dropped
 
     def ensure_checkpoint(self) -> None:
+        self._lock()  # replicas starting together must not both insert the row
         self._checkpoint()
 
     def _check(self, hashes: Iterator[tuple[int, str, str, str]]) -> ChainReport:
@@ -270,6 +271,7 @@ class AuditRepository(_Chain):
 
     def adopt_legacy(self) -> bool:
         """Re-seal an unkeyed log (written before keys) once, if it verifies as it is."""
+        self._lock()
         if self.s.get(AuditCheckpointRow, self.stream) is not None:
             return False
         rows = list(self.s.scalars(select(AuditRow).order_by(AuditRow.seq)))
