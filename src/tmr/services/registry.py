@@ -21,7 +21,7 @@ from tmr.services.search import SearchIndex
 from tmr.services.security import SecurityLog
 from tmr.services.signing import UrlSigner, load_or_create_key
 from tmr.storage.blobs import BlobStore, open_blob_store
-from tmr.storage.db.audit import AuditRepository, SecurityLogRepository
+from tmr.storage.db.audit import prepare_chains
 from tmr.storage.db.engine import Database, sqlite_path
 from tmr.storage.db.migrate import upgrade
 from tmr.storage.secrets import load_or_create_key as load_or_create_audit_key
@@ -86,11 +86,7 @@ def build_registry(settings: Settings) -> Registry:
     audit_key = load_or_create_audit_key(settings.resolved_audit_key_file)
     db = Database(url)
     upgrade(db.engine)
-    with db.transaction() as s:  # keyed chains: checkpoints exist from the first start
-        audit = AuditRepository(s, audit_key)
-        audit.adopt_legacy()
-        audit.ensure_checkpoint()
-        SecurityLogRepository(s, audit_key).ensure_checkpoint()
+    prepare_chains(db, audit_key)  # keyed chains: checkpoints exist from the first start
     blobs = open_blob_store(settings.resolved_blob_url, settings)
     security = SecurityLog(db, audit_key)
     auth = AuthService(db, settings, security)

@@ -20,11 +20,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import delete, func, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tmr.domain.artifact import ArtifactType, AuditAction, AuditEntry
 from tmr.domain.security import SecurityAction, SecurityEvent
 from tmr.storage.db.artifacts import as_utc
+from tmr.storage.db.engine import Database
 from tmr.storage.db.tables import AuditCheckpointRow, AuditRow, SecurityEventRow
 
 GENESIS = "0" * 64
@@ -340,3 +342,22 @@ class SecurityLogRepository(_Chain):
                 yield row.seq, row.prev_hash, row.hash, event_hash(self.key, row.prev_hash, event)
 
         return self._check(hashes())
+
+
+def prepare_chains(db: Database, key: bytes) -> None:
+    """At start-up: adopt an unkeyed log once and make sure both checkpoints exist.
+
+    Processes starting together may race to insert a checkpoint (SQLite takes its write lock
+    only at the first write); the loser finds the winner's row on its second try.
+    """
+    for attempt in range(3):
+        try:
+            with db.transaction() as s:
+                audit = AuditRepository(s, key)
+                audit.adopt_legacy()
+                audit.ensure_checkpoint()
+                SecurityLogRepository(s, key).ensure_checkpoint()
+            return
+        except IntegrityError:
+            if attempt == 2:
+                raise
