@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.replay.fixtures", "tests.support.seaweed"]
+pytest_plugins = ["tests.support.hermetic", "tests.replay.fixtures", "tests.support.seaweed"]
 
 ADMIN = "ece30861defaultadminuser"
 ADMIN_PASSWORD = "correcthorsebatterystaple123(!__+@**(A'\"`;DROP TABLE artifacts;"

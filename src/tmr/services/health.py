@@ -132,7 +132,10 @@ def summary(registry: Registry) -> dict[str, Any]:
 
 
 def components(registry: Registry, window_minutes: int, include_timeline: bool) -> dict[str, Any]:
-    records = registry.activity.window(window_minutes)
+    try:
+        records = registry.activity.window(window_minutes)
+    except TmrError:  # shared activity lives in the database; its outage is reported below
+        records = []
     now = iso(time.time())
     per_route = Counter(f"{r.method} {r.route}" for r in records)
     api = _latency_stats(records)

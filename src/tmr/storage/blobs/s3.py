@@ -108,9 +108,11 @@ class S3BlobStore:
             config=Config(
                 signature_version="s3v4",
                 s3={"addressing_style": "path" if endpoint_url else "auto"},
-                connect_timeout=5,
-                read_timeout=60,
-                retries={"max_attempts": 3, "mode": "standard"},
+                # Bounded: at most 2 attempts of (2 s connect + 2 s per read), so a refused or
+                # partitioned object store answers 503 in about 10 s at worst.
+                connect_timeout=2,
+                read_timeout=2,
+                retries={"total_max_attempts": 2, "mode": "standard"},
             ),
         )
         self._bucket_ready = False

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
-from tmr.errors import StorageUnavailable
+from tmr.errors import BadRequest, StorageUnavailable
+
+log = logging.getLogger("tmr.db")
 
 _SCHEMES = {
     "sqlite": "sqlite",
@@ -65,9 +68,32 @@ def make_engine(url: str, read_only: bool = False) -> Engine:
         return engine
     if read_only:
         return create_engine(
-            url, connect_args={"options": "-c default_transaction_read_only=on"}, poolclass=NullPool
+            url,
+            connect_args={**PG_CONNECT_ARGS, "options": "-c default_transaction_read_only=on"},
+            poolclass=NullPool,
         )
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_engine(
+        url,
+        pool_size=10,
+        max_overflow=20,
+        pool_pre_ping=True,
+        pool_timeout=5,  # a request waits at most 5 s for a pooled connection
+        connect_args=PG_CONNECT_ARGS,
+    )
+
+
+# Bounded waits on every PostgreSQL connection (libpq parameters): a refused or unreachable
+# server fails the connect within 3 s; TCP keepalives and the TCP user timeout drop a connection
+# whose peer stopped acknowledging (a dead host or a cut link) within seconds instead of the
+# kernel's 15 minutes. (A peer that acknowledges but never answers is not caught by these.)
+PG_CONNECT_ARGS: dict[str, object] = {
+    "connect_timeout": 3,
+    "keepalives": 1,
+    "keepalives_idle": 3,
+    "keepalives_interval": 1,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 8000,
+}
 
 
 class Database:
@@ -108,14 +134,22 @@ class Database:
         try:
             session = self._sessions()
         except OperationalError as exc:  # pragma: no cover - connection pool failure
-            raise StorageUnavailable(f"database unreachable: {exc.orig}") from exc
+            log.warning("database unreachable: %s", exc.orig)
+            raise StorageUnavailable(f"database unavailable ({self.dialect})") from exc
         try:
             yield session
             session.commit()
+        except DataError as exc:  # e.g. a NUL character, which PostgreSQL text cannot hold
+            session.rollback()
+            raise BadRequest(
+                "the request holds a value the database cannot store (for example a NUL "
+                "character); nothing was written"
+            ) from exc
         except OperationalError as exc:
             session.rollback()
+            log.warning("database error: %s", exc.orig)  # details stay in the log, not the answer
             raise StorageUnavailable(
-                f"database error ({self.dialect}): {exc.orig}; nothing was written"
+                f"database unavailable ({self.dialect}); nothing was written"
             ) from exc
         except BaseException:
             session.rollback()
@@ -130,7 +164,8 @@ class Database:
             with self.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
         except OperationalError as exc:
-            raise StorageUnavailable(f"database unreachable ({self.dialect}): {exc.orig}") from exc
+            log.warning("database unreachable: %s", exc.orig)
+            raise StorageUnavailable(f"database unavailable ({self.dialect})") from exc
 
     def dispose(self) -> None:
         self.engine.dispose()
