@@ -124,15 +124,19 @@ def test_passwords_are_stored_as_argon2_hashes(client, settings):
     assert "DROP TABLE" not in stored
 
 
-def test_only_admins_register_and_delete_users(client, auth):
-    client.post("/users", headers=auth, json={"name": "eli", "password": "s3cret-pass"})
+def test_only_admins_register_users_and_users_delete_only_themselves(client, auth):
+    for name in ("eli", "fay"):
+        r = client.post("/users", headers=auth, json={"name": name, "password": "s3cret-pass"})
+        assert r.status_code == 201, r.text
     eli = {"X-Authorization": login(client, "eli", "s3cret-pass", False)}
-    r = client.post("/users", headers=eli, json={"name": "fay", "password": "s3cret-pass"})
+    r = client.post("/users", headers=eli, json={"name": "gil", "password": "s3cret-pass"})
     assert r.status_code == 401
     assert "'admin' permission" in r.json()["message"]
-    assert client.delete("/users/eli", headers=eli).status_code == 401
-    assert client.delete("/users/eli", headers=auth).status_code == 200
+    r = client.delete("/users/fay", headers=eli)
+    assert r.status_code == 401 and "only themselves" in r.json()["message"]
+    assert client.delete("/users/eli", headers=eli).status_code == 200  # oneself
     assert client.post("/artifacts", json=[{"name": "*"}], headers=eli).status_code == 403
+    assert client.delete("/users/fay", headers=auth).status_code == 200  # admins: anyone
 
 
 def test_two_replicas_never_exceed_a_tokens_budget(make_settings):

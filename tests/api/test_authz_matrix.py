@@ -34,6 +34,7 @@ from tmr.api.permissions import (
     PERMISSIONS,
     PUBLIC,
     ROUTE_PERMISSIONS,
+    SELF_OR_ADMIN,
 )
 from tmr.services.auth import token_digest
 from tmr.storage.db.tables import TokenRow
@@ -181,6 +182,8 @@ def expectation(method: str, path: str, principal: str) -> str:
         return "through"
     if principal in INVALID:
         return "403"
+    if (method, path) in SELF_OR_ADMIN and principal not in IS_ADMIN:
+        return "401-self"  # the cells act on another account ({name} is someone else)
     if need == AUTHENTICATED:
         return "through"
     if need not in HOLDS[principal]:
@@ -205,6 +208,9 @@ def test_cell(world: World, method: str, path: str, principal: str) -> None:
         assert status == 401, r.text  # type: ignore[attr-defined]
         if method != "HEAD":  # HEAD answers carry no body
             assert f"{need!r} permission" in r.json()["message"]  # type: ignore[attr-defined]
+    elif expected == "401-self":
+        assert status == 401, r.text  # type: ignore[attr-defined]
+        assert "only themselves" in r.json()["message"]  # type: ignore[attr-defined]
     else:
         assert status == 401, r.text  # type: ignore[attr-defined]
         if method != "HEAD":

@@ -75,7 +75,7 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
     ("GET", "/users/me"): AUTHENTICATED,
     ("GET", "/users"): ADMIN,
     ("POST", "/users"): ADMIN,
-    ("DELETE", "/users/{name}"): ADMIN,
+    ("DELETE", "/users/{name}"): AUTHENTICATED,  # oneself, or anyone for admins (SELF_OR_ADMIN)
     ("PUT", "/users/{name}/password"): ADMIN,
     ("POST", "/users/{name}/disable"): ADMIN,
     ("POST", "/users/{name}/enable"): ADMIN,
@@ -122,6 +122,10 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
 SIGNED_LINK_ROUTES = frozenset({"/download/{id}", "/download/{id}/files/{path:path}"})
 
 # Routes whose service adds "owner or admin" on top of the permission (README: ownership).
+# Routes on an account rather than an artifact: users act on themselves, admins on anyone
+# (REQUIREMENTS §1.5: users may delete themselves). The service decides by the {name}.
+SELF_OR_ADMIN: frozenset[tuple[str, str]] = frozenset({("DELETE", "/users/{name}")})
+
 OWNER_OR_ADMIN: frozenset[tuple[str, str]] = frozenset(
     {
         ("PUT", _ART),
@@ -270,6 +274,8 @@ def matrix_markdown(table: dict[tuple[str, str], str] | None = None) -> list[str
     rows = ["| path | methods | needs |", "|---|---|---|"]
     for (path, need), methods in sorted(grouped.items()):
         owner = any((m, path) in OWNER_OR_ADMIN for m in methods)
+        self_ = any((m, path) in SELF_OR_ADMIN for m in methods)
         shown = f"`{need}` + owner or admin" if owner else f"`{need}`"
+        shown = f"`{need}` + oneself or admin" if self_ else shown
         rows.append(f"| `{path}` | {', '.join(sorted(methods))} | {shown} |")
     return rows
