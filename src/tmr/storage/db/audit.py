@@ -39,38 +39,28 @@ def _mac(key: bytes, parts: Iterable[str]) -> str:
     return hmac.new(key, "\x1f".join(parts).encode(), hashlib.sha256).hexdigest()
 
 
+def _entry_fields(prev_hash: str, entry: AuditEntry) -> list[str]:
+    """What an entry's link in the chain covers, in order (both chain formats)."""
+    return [
+        prev_hash,
+        entry.artifact_id,
+        entry.artifact_name,
+        entry.artifact_type.value,
+        entry.user_name,
+        "1" if entry.user_is_admin else "0",
+        entry.action.value,
+        as_utc(entry.at).isoformat(),
+        entry.detail or "",
+    ]
+
+
 def entry_hash(key: bytes, prev_hash: str, entry: AuditEntry) -> str:
-    return _mac(
-        key,
-        [
-            prev_hash,
-            entry.artifact_id,
-            entry.artifact_name,
-            entry.artifact_type.value,
-            entry.user_name,
-            "1" if entry.user_is_admin else "0",
-            entry.action.value,
-            as_utc(entry.at).isoformat(),
-            entry.detail or "",
-        ],
-    )
+    return _mac(key, _entry_fields(prev_hash, entry))
 
 
 def legacy_entry_hash(prev_hash: str, entry: AuditEntry) -> str:
     """The unkeyed SHA-256 of logs written before the chain was keyed (adopted once)."""
-    material = "\x1f".join(
-        [
-            prev_hash,
-            entry.artifact_id,
-            entry.artifact_name,
-            entry.artifact_type.value,
-            entry.user_name,
-            "1" if entry.user_is_admin else "0",
-            entry.action.value,
-            as_utc(entry.at).isoformat(),
-            entry.detail or "",
-        ]
-    )
+    material = "\x1f".join(_entry_fields(prev_hash, entry))
     return hashlib.sha256(material.encode()).hexdigest()
 
 
