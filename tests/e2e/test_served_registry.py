@@ -6,44 +6,21 @@ regex, rate, cost, lineage, delete, audit) against the replayed upstreams.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from tests.conftest import ADMIN, ADMIN_PASSWORD, free_port
+from tests.conftest import ADMIN, ADMIN_PASSWORD
+from tests.support.served import served_registry
 
 
 @pytest.fixture
 def served(tmp_path, hf_replay, github_replay) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    port = free_port()
-    env = {**os.environ, "TMR_DATA_DIR": str(tmp_path / "served"), "HF_ENDPOINT": hf_replay,
-           "GITHUB_API_URL": github_replay, "TMR_ALLOW_PRIVATE_UPSTREAM": "1",
-           "TMR_INGEST_GATE": "off", "LOG_LEVEL": "1", "LOG_FILE": str(tmp_path / "tmr.log"),
-           "HF_HOME": str(tmp_path / "hf-home")}
-    proc = subprocess.Popen([sys.executable, "-m", "tmr.cli", "serve", "--port", str(port)],
-                            env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, "tmr serve exited"
-            assert time.time() < deadline, "tmr serve did not answer within 60 s"
-            time.sleep(0.2)
+    data_dir = tmp_path / "served"
+    with served_registry(data_dir, hf_replay, github_replay) as base:
         yield base
-    finally:
-        proc.kill()
-        proc.wait()
-    log = (tmp_path / "tmr.log").read_text()
+    log = (data_dir / "tmr.log").read_text()
     assert '"logger": "tmr.http"' in log and '"request_id"' in log
 
 

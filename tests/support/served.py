@@ -13,16 +13,9 @@ from pathlib import Path
 
 import httpx
 
-ADMIN = "ece30861defaultadminuser"
-ADMIN_PASSWORD = "correcthorsebatterystaple123(!__+@**(A'\"`;DROP TABLE artifacts;"
+from tests.conftest import ADMIN, ADMIN_PASSWORD, free_port
 
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+__all__ = ["ADMIN", "ADMIN_PASSWORD", "admin_token", "served_registry"]
 
 
 @contextmanager
