@@ -91,7 +91,8 @@ def test_tokens_are_listed_without_secrets_and_revocable_and_logout_revokes(clie
     second = login(client, "dan", "s3cret-pass", False)
     listed = client.get("/account/tokens", headers=dan).json()
     assert len(listed) == 2
-    assert set(listed[0]) == {"id", "issued_at", "expires_at", "calls_left"}
+    assert set(listed[0]) == {"id", "issued_at", "expires_at", "calls_left", "current"}
+    assert [t["current"] for t in listed] == [True, False]  # the one this request carries
     secret_parts = {dan["X-Authorization"].split()[1], second.split()[1]}
     assert not any(s in str(listed) for s in secret_parts)
     # revoke the second token by id

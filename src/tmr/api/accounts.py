@@ -48,14 +48,19 @@ async def change_password(
 
 
 @router.get("/account/tokens", response_model=list[schemas.TokenOut], responses={403: {}})
-def my_tokens(registry: RegistryDep, user: UserDep) -> list[schemas.TokenOut]:
-    """One's own tokens: id, issue and expiry times, calls left. Never the secret."""
+def my_tokens(
+    registry: RegistryDep, user: UserDep, x_authorization: TokenHeader = None
+) -> list[schemas.TokenOut]:
+    """One's own tokens: id, issue and expiry times, calls left, and which one this request
+    carries (``current``). Never the secret."""
+    current = registry.accounts.digest_of(x_authorization)
     return [
         schemas.TokenOut(
             id=t.id,
             issued_at=t.issued_at.isoformat(),
             expires_at=t.expires_at.isoformat(),
             calls_left=t.calls_left,
+            current=current is not None and t.token_hash == current,
         )
         for t in registry.accounts.tokens(user)
     ]

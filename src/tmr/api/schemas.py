@@ -190,6 +190,9 @@ class TokenOut(BaseModel):
     issued_at: str
     expires_at: str
     calls_left: int
+    current: bool = Field(
+        default=False, description="the token this request carries (signing out revokes it)"
+    )
 
 
 class SecurityEventOut(BaseModel):

@@ -128,6 +128,11 @@ class AccountService:
         return updated
 
     # --- helpers ------------------------------------------------------------------------
+    @classmethod
+    def digest_of(cls, header: str | None) -> str | None:
+        """The stored digest of the token in an ``X-Authorization`` header (None without one)."""
+        return cls._digest(header)
+
     @staticmethod
     def _digest(header: str | None) -> str | None:
         token = strip_bearer(header)

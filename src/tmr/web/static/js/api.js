@@ -29,6 +29,7 @@ export const session = {
   },
   can(permission) {
     const u = this.user;
+    if (permission === "signed-in") return !!u;
     return !!u && (u.is_admin || (u.permissions || []).includes(permission));
   },
 };
@@ -75,6 +76,36 @@ export const api = {
   put: (path, body) => call("PUT", path, { body }).then((r) => r.data),
   del: (path) => call("DELETE", path).then((r) => r.data),
 };
+
+let onSignedOut = () => {};
+export function whenSignedOut(fn) { onSignedOut = fn; }
+
+/** Forget the session in this tab (its token is already revoked) and go to the sign-in page. */
+export function signOutLocally(notice) {
+  session.clear();
+  if (notice) sessionStorage.setItem("tmr.notice", notice);
+  onSignedOut(notice);
+}
+
+/**
+ * Sign out: the registry revokes the token (POST /logout), then the tab forgets it. Returns
+ * what happened, for the sign-in page to say. A token that had already ended is just forgotten.
+ */
+export async function signOut() {
+  let notice = "Signed out. The registry revoked your token.";
+  const token = session.token;
+  if (token) {
+    try {
+      const res = await fetch("/logout", { method: "POST", headers: { "X-Authorization": token } });
+      if (res.status === 403) notice = "Signed out (your token had already ended).";
+      else if (!res.ok) notice = `Signed out in this tab, but the registry did not revoke the token (HTTP ${res.status}); revoke it on your account page after signing in.`;
+    } catch {
+      notice = "Signed out in this tab, but the registry could not be reached to revoke the token.";
+    }
+  }
+  signOutLocally(notice);
+  return notice;
+}
 
 export async function signIn(name, password) {
   const token = await api.put("/authenticate", {

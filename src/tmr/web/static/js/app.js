@@ -1,9 +1,10 @@
 // The shell: navigation shaped by the user's permissions, hash routing, focus management.
-import { session, signIn, whenTokenExpires } from "./api.js";
+import { session, signIn, signOut, whenSignedOut, whenTokenExpires } from "./api.js";
 import { announce, clear, errorBox, field, h, pageHead, setBusy, showFieldError } from "./ui.js";
 
 const main = document.getElementById("main");
 let cleanup = [];
+let pendingNotice = ""; // said together with the next page's name (sign-out results)
 
 /** Views register timers etc. here; they are stopped when the page changes. */
 export function onLeave(fn) { cleanup.push(fn); }
@@ -15,7 +16,9 @@ const ROUTES = [
   { pattern: /^\/upload$/, view: () => import("./register.js").then((m) => ({ render: m.renderUpload })), name: "Upload", nav: "#/upload", needs: "upload" },
   { pattern: /^\/users$/, view: () => import("./users.js"), name: "Users", nav: "#/users", needs: "admin" },
   { pattern: /^\/audit$/, view: () => import("./protections.js"), name: "Confusion audit", nav: "#/audit", needs: "search" },
+  { pattern: /^\/security$/, view: () => import("./security.js"), name: "Security log", nav: "#/security", needs: "admin" },
   { pattern: /^\/health$/, view: () => import("./dashboard.js"), name: "Health", nav: "#/health", needs: null },
+  { pattern: /^\/account$/, view: () => import("./account.js"), name: "Account", nav: "#/account", needs: "signed-in" },
   { pattern: /^\/signin$/, view: async () => ({ render: renderSignIn }), needs: null },
 ];
 
@@ -37,18 +40,22 @@ function renderNav() {
   if (user) {
     who.append(
       h("span", { class: "name", title: user.name }, h("span", { class: "visually-hidden" }, "Signed in as "), h("strong", {}, user.name), user.is_admin ? " (admin)" : ""),
-      h("button", { type: "button", onclick: signOut }, "Sign out"),
+      h("button", { type: "button", onclick: onSignOut }, "Sign out"),
     );
   } else if (path !== "/signin") {
     who.append(h("a", { class: "button secondary", href: "#/signin" }, "Sign in"));
   }
 }
 
-function signOut() {
-  session.clear();
-  announce("Signed out.");
-  window.location.hash = "#/signin";
+async function onSignOut(e) {
+  setBusy(e.currentTarget, true, "Signing out…");
+  await signOut();
 }
+
+whenSignedOut(() => {
+  if (window.location.hash === "#/signin") route();
+  else window.location.hash = "#/signin";
+});
 
 whenTokenExpires(() => {
   session.clear();
@@ -91,7 +98,8 @@ function focusMain() {
   if (heading) {
     heading.setAttribute("tabindex", "-1");
     heading.focus({ preventScroll: false });
-    announce(`${heading.textContent} page`);
+    announce(`${heading.textContent} page.${pendingNotice ? ` ${pendingNotice}` : ""}`);
+    pendingNotice = "";
   } else main.focus();
 }
 
@@ -102,6 +110,9 @@ function renderSignIn(root) {
   }
   const flash = sessionStorage.getItem("tmr.flash");
   sessionStorage.removeItem("tmr.flash");
+  const notice = sessionStorage.getItem("tmr.notice");
+  sessionStorage.removeItem("tmr.notice");
+  pendingNotice = notice || flash || "";
   const name = field({ label: "User name", name: "username", required: true, attrs: { autocomplete: "username" } });
   const password = field({ label: "Password", name: "password", type: "password", required: true, attrs: { autocomplete: "current-password" } });
   const submit = h("button", { type: "submit" }, "Sign in");
@@ -128,6 +139,7 @@ function renderSignIn(root) {
     h("div", { class: "card" },
       pageHead("Sign in"),
       flash ? h("div", { class: "error-box", role: "alert" }, flash) : null,
+      notice ? h("p", { class: "ok-box" }, notice) : null,
       h("p", { class: "muted" }, "Sign in with the account an administrator gave you."),
       form),
     h("p", { class: "muted" }, "The ", h("a", { href: "#/health" }, "health dashboard"), " is open to everyone.")));

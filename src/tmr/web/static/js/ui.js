@@ -217,3 +217,54 @@ export function table(caption, headers, rows, opts = {}) {
     }))),
     h("tbody", {}, rows)));
 }
+
+/**
+ * A modal form in the native <dialog> (focus trapped and restored, Escape cancels): `fields`
+ * are from field(); `submit(values)` runs on confirm and throws an ApiError to keep the dialog
+ * open with the message next to the field `errorField(err)` picks. Resolves true once submitted.
+ */
+export function formDialog({ title, text, fields, confirmLabel, submit, errorField }) {
+  const titleId = nextId("dlg-title");
+  const ok = h("button", { type: "submit", value: "ok" }, confirmLabel);
+  const cancel = h("button", { type: "button", class: "secondary" }, "Cancel");
+  const formError = h("div", { "aria-live": "polite" });
+  const form = h("form", { novalidate: true }, text ? h("p", {}, text) : null,
+    fields.map((f) => f.wrap), formError, h("div", { class: "actions" }, cancel, ok));
+  const dialog = h("dialog", { "aria-labelledby": titleId }, h("h2", { id: titleId }, title), form);
+  const opener = document.activeElement;
+  document.body.append(dialog);
+  return new Promise((resolve) => {
+    let done = false;
+    dialog.addEventListener("close", () => {
+      dialog.remove();
+      if (opener && opener.isConnected) opener.focus();
+      resolve(done);
+    });
+    cancel.addEventListener("click", () => dialog.close());
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      for (const f of fields) clearFieldError(f);
+      clear(formError);
+      setBusy(ok, true, "Working…");
+      try {
+        await submit(fields.map((f) => f.input.value));
+        done = true;
+        dialog.close();
+      } catch (err) {
+        setBusy(ok, false);
+        const target = errorField ? errorField(err) : fields[0];
+        if (target) showFieldError(target, err);
+        else formError.append(errorBox(err));
+      }
+    });
+    dialog.showModal();
+    fields[0]?.input.focus();
+  });
+}
+
+/** A date-time from the API (ISO 8601) in the reader's locale, with the ISO text kept. */
+export function when(iso) {
+  if (!iso) return "–";
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : h("time", { datetime: iso }, d.toLocaleString());
+}

@@ -1,8 +1,9 @@
-// User administration: list, create with permissions, delete (with confirmation).
+// User administration: list, create with permissions, reset a password (a form dialog), disable
+// and enable, delete (with confirmation). Refusals show the API's message in the user's row.
 import { api, session } from "./api.js";
 import {
-  announce, checkboxes, clear, clearFieldError, confirmDialog, errorBox, field, h, pageHead,
-  setBusy, showFieldError, table,
+  announce, checkboxes, clear, clearFieldError, confirmDialog, errorBox, field, formDialog, h,
+  pageHead, setBusy, showFieldError, table,
 } from "./ui.js";
 
 const PERMISSIONS = [["search", "Search"], ["download", "Download"], ["upload", "Upload"], ["admin", "Administer"]];
@@ -62,26 +63,90 @@ async function loadList(list) {
     list.append(h("p", { class: "empty" }, "No users."));
     return;
   }
-  const status = h("div", {});
-  const rows = users.map((u) => {
-    const del = h("button", { type: "button", class: "danger", "aria-label": `Delete ${u.name}` }, "Delete");
-    del.addEventListener("click", async () => {
-      const ok = await confirmDialog(`Delete ${u.name}?`, "The user and their tokens are removed. This cannot be undone.", "Delete user");
-      if (!ok) { del.focus(); return; }
-      try {
-        await api.del(`/users/${encodeURIComponent(u.name)}`);
-        announce(`Deleted user ${u.name}.`);
-        await loadList(list);
-        list.querySelector("table")?.focus();
-      } catch (err) {
-        clear(status).append(errorBox(err, `${u.name} was not deleted`));
-      }
-    });
-    const self = session.user && session.user.name === u.name;
-    return h("tr", {}, h("td", {}, u.name, self ? " (you)" : ""), h("td", {}, u.is_admin ? "yes" : "no"),
-      h("td", {}, (u.permissions || []).join(", ") || "none"), h("td", {}, self ? h("span", { class: "muted" }, "–") : del));
-  });
-  const t = table("Registered users", ["Name", "Administrator", "Permissions", "Action"], rows, { hideCaption: true });
+  const status = h("div", { "aria-live": "polite" });
+  const rows = users.map((u) => userRow(u, list, status));
+  const t = table("Registered users", ["Name", "Status", "Administrator", "Permissions", "Actions"], rows, { hideCaption: true });
   t.querySelector("table").setAttribute("tabindex", "-1");
   list.append(t, status);
+}
+
+function userRow(u, list, status) {
+  const self = session.user && session.user.name === u.name;
+  const rowError = h("p", { class: "field-error", role: "alert", hidden: true });
+  const fail = (err, what) => {
+    rowError.hidden = false;
+    rowError.textContent = `${what}: ${err.message}${err.status ? ` (HTTP ${err.status})` : ""}`;
+  };
+  const reloadAndFocus = async (label) => {
+    await loadList(list);
+    const again = [...list.querySelectorAll("button")].find((b) => b.getAttribute("aria-label") === label);
+    (again || list.querySelector("table"))?.focus();
+  };
+
+  const del = h("button", { type: "button", class: "danger", "aria-label": `Delete ${u.name}` }, "Delete");
+  del.addEventListener("click", async () => {
+    rowError.hidden = true;
+    const ok = await confirmDialog(`Delete ${u.name}?`, "The user and their tokens are removed. This cannot be undone.", "Delete user");
+    if (!ok) { del.focus(); return; }
+    try {
+      await api.del(`/users/${encodeURIComponent(u.name)}`);
+      announce(`Deleted user ${u.name}.`);
+      await loadList(list);
+      list.querySelector("table")?.focus();
+    } catch (err) {
+      fail(err, "Not deleted");
+      del.focus();
+    }
+  });
+
+  const reset = h("button", { type: "button", class: "secondary", "aria-label": `Reset password of ${u.name}` }, "Reset password");
+  reset.addEventListener("click", async () => {
+    rowError.hidden = true;
+    const password = field({ label: "New password", name: "reset-password", type: "password", required: true,
+      hint: "At least 8 characters. Tell the user through a safe channel.", attrs: { autocomplete: "new-password" } });
+    const done = await formDialog({
+      title: `Reset the password of ${u.name}`,
+      text: "Every token of this user is revoked; they sign in again with the new password.",
+      fields: [password],
+      confirmLabel: "Set password",
+      submit: async ([value]) => {
+        if (!value) throw new Error("Enter a new password.");
+        await api.put(`/users/${encodeURIComponent(u.name)}/password`, { new_password: value });
+      },
+    });
+    if (done) {
+      clear(status).append(h("p", { class: "ok-box" }, `The password of ${u.name} was reset; their tokens are revoked.`));
+      announce(`The password of ${u.name} was reset.`);
+    }
+  });
+
+  const toggleLabel = `${u.disabled ? "Enable" : "Disable"} ${u.name}`;
+  const toggle = h("button", { type: "button", class: "secondary", "aria-label": toggleLabel }, u.disabled ? "Enable" : "Disable");
+  toggle.addEventListener("click", async () => {
+    rowError.hidden = true;
+    if (!u.disabled) {
+      const ok = await confirmDialog(`Disable ${u.name}?`, "Their tokens are revoked at once and their sign-ins refused until you enable them again.", "Disable user");
+      if (!ok) { toggle.focus(); return; }
+    }
+    setBusy(toggle, true, u.disabled ? "Enabling…" : "Disabling…");
+    try {
+      const updated = await api.post(`/users/${encodeURIComponent(u.name)}/${u.disabled ? "enable" : "disable"}`);
+      announce(`${u.name} is ${updated.disabled ? "disabled" : "enabled"}.`);
+      await reloadAndFocus(`${updated.disabled ? "Enable" : "Disable"} ${u.name}`);
+    } catch (err) {
+      setBusy(toggle, false);
+      fail(err, u.disabled ? "Not enabled" : "Not disabled");
+      toggle.focus();
+    }
+  });
+
+  const actions = self
+    ? h("span", { class: "muted" }, "Your own account: see ", h("a", { href: "#/account" }, "Account"))
+    : h("div", { class: "actions" }, reset, toggle, del);
+  return h("tr", { dataset: { user: u.name } },
+    h("td", {}, u.name, self ? " (you)" : ""),
+    h("td", {}, h("span", { class: `badge ${u.disabled ? "status-critical" : "status-ok"}` }, u.disabled ? "disabled" : "active")),
+    h("td", {}, u.is_admin ? "yes" : "no"),
+    h("td", {}, (u.permissions || []).join(", ") || "none"),
+    h("td", {}, actions, rowError));
 }
