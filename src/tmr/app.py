@@ -22,10 +22,11 @@ from tmr.api.errors import error_response, install_error_handlers
 from tmr.api.lifecycle import lifespan_for
 from tmr.api.middleware import RequestLogMiddleware
 from tmr.api.permissions import AccessControlMiddleware, check_table
+from tmr.composition import build_registry, build_services
 from tmr.config import Settings, load_settings
 from tmr.domain.security import SecurityAction
 from tmr.logging_setup import configure_logging
-from tmr.services.registry import Registry, build_registry
+from tmr.services.registry import Registry
 from tmr.services.workload import WorkloadJobs
 
 DESCRIPTION = """The Trustworthy Model Registry: models, datasets and code, each rated for trust.
@@ -39,13 +40,20 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     settings = settings or load_settings()
     configure_logging(settings.log_level, settings.log_file, settings.log_buffer_lines)
     registry = registry or build_registry(settings)
+    services = build_services(registry)
     app = FastAPI(
         title="Trustworthy Model Registry",
         version=__version__,
         description=DESCRIPTION,
-        lifespan=lifespan_for(registry),
+        lifespan=lifespan_for(
+            services.sweeper,
+            registry.settings.sweep_interval_seconds,
+            registry.auth,
+            registry.activity,
+        ),
     )
     app.state.registry = registry
+    app.state.services = services
     app.state.workloads = WorkloadJobs()
     app.state.http_metrics = prometheus.HttpMetrics()
     install_error_handlers(app)

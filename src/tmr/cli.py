@@ -103,12 +103,12 @@ def main(argv: list[str] | None = None) -> int:
 
         return run(args.url_file, settings)
     if args.command == "ingest":
+        from tmr.composition import build_registry
         from tmr.domain.artifact import ArtifactType
         from tmr.errors import TmrError
         from tmr.logging_setup import configure_logging
         from tmr.services.auth import DEFAULT_ADMIN
         from tmr.services.ingest import IngestService
-        from tmr.services.registry import build_registry
 
         configure_logging(settings.log_level, settings.log_file)
         registry = build_registry(settings)

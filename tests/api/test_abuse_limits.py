@@ -69,9 +69,9 @@ def test_a_success_clears_the_accounts_failures_but_not_the_addresss(throttled):
 
 
 def test_throttling_is_per_account_and_per_address(make_settings):
+    from tmr.composition import build_registry
     from tmr.errors import RateLimited
     from tmr.services.login_guard import LoginGuard
-    from tmr.services.registry import build_registry
 
     settings = make_settings(login_free_failures=2)
     registry = build_registry(settings)
@@ -92,9 +92,9 @@ def test_throttling_is_per_account_and_per_address(make_settings):
 
 
 def test_throttle_state_is_shared_by_replicas_on_postgresql(make_settings, pg_database):
+    from tmr.composition import build_registry
     from tmr.errors import RateLimited
     from tmr.services.login_guard import LoginGuard
-    from tmr.services.registry import build_registry
 
     settings = make_settings(database_url=pg_database, login_free_failures=2)
     registry = build_registry(settings)

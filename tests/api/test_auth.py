@@ -142,9 +142,9 @@ def test_only_admins_register_users_and_users_delete_only_themselves(client, aut
 def test_two_replicas_never_exceed_a_tokens_budget(make_settings):
     """Two processes' worth of AuthService on one database: leases never over-spend, and
     what one replica leased but did not use is still served by it (nothing is lost)."""
+    from tmr.composition import build_registry
     from tmr.errors import Forbidden
     from tmr.services.auth import AuthService
-    from tmr.services.registry import build_registry
 
     settings = make_settings(token_max_calls=60)
     registry = build_registry(settings)

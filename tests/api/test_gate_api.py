@@ -11,9 +11,8 @@ from fastapi.testclient import TestClient
 from tests.conftest import login
 from tests.replay.hf_hub import HfHubReplay
 from tests.support.fake_hub import add_model
+from tmr.composition import build_registry, build_services
 from tmr.config import load_settings
-from tmr.services.rating import rate_snapshot
-from tmr.services.registry import build_registry
 from tmr.sources import fetch_snapshot
 
 BERT = "https://huggingface.co/google-bert/bert-base-uncased"
@@ -141,9 +140,9 @@ def test_the_verdict_does_not_depend_on_github_token(
         code = [s.github for s in snap.linked if s.github is not None]
         assert code, "bert links google-research/bert"
         pulls.append([p.number for p in code[0].pulls])
-        registry = build_registry(settings)
-        rating = rate_snapshot(registry, snap, "bert-base-uncased")
-        decision = registry.gate.evaluate(rating, snap.source)
+        ratings = build_services(build_registry(settings)).rating
+        rating = ratings.rate(snap, "bert-base-uncased")
+        decision = ratings.gate.evaluate(rating, snap.source)
         decisions.append(
             (rating.metrics["reviewedness"].score, [(f.metric, f.score) for f in decision.failures])
         )

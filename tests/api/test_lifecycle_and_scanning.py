@@ -304,14 +304,13 @@ def test_a_quarantined_linked_dataset_blocks_the_models_datasets_part(
 
 
 def test_searches_and_views_are_recorded_but_not_the_wildcard_listing(client, auth):
-    from tmr.services.protections import interest_buffer
     from tmr.storage.db.protections import ProtectionRepository
 
     meta = upload(client, auth, "model", name="counted")["metadata"]
     registry = client.app.state.registry
 
     def events() -> list[tuple[str, str]]:
-        interest_buffer(registry).flush()
+        client.app.state.services.protections.interest.flush()
         with registry.db.read() as s:
             return [(e.kind, e.artifact_id) for e in ProtectionRepository(s).interest()]
 

@@ -34,12 +34,11 @@ from pathlib import Path
 
 import pytest
 
+from tmr.composition import build_registry, build_services
 from tmr.config import load_settings
 from tmr.domain.artifact import ArtifactType, User
 from tmr.domain.rating import Rating
 from tmr.services.ingest import IngestService
-from tmr.services.rating import stored_rating
-from tmr.services.registry import build_registry
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 TOLERANCE = 0.15
@@ -83,6 +82,7 @@ def ratings(hf_replay: str, github_replay: str, tmp_path_factory) -> dict[str, R
     )
     registry = build_registry(settings)
     ingest = IngestService(registry)
+    rating = build_services(registry).rating
     user = User(name="calibration", is_admin=True)
     out: dict[str, Rating] = {}
     for line in (DATA / "course_reference_urls.txt").read_text().splitlines():
@@ -94,7 +94,7 @@ def ratings(hf_replay: str, github_replay: str, tmp_path_factory) -> dict[str, R
         if dataset_url:
             ingest.register_url(ArtifactType.dataset, dataset_url, None, user)
         model = ingest.register_url(ArtifactType.model, model_url, None, user)
-        out[model.name] = stored_rating(registry, model.id)[1]
+        out[model.name] = rating.stored(model.id)[1]
     return out
 
 

@@ -10,16 +10,14 @@ from fastapi import APIRouter, Body, Path, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
 from tmr.api import schemas
-from tmr.api.deps import DownloadLinks, LinksDep, RegistryDep, UserDep, run_read
+from tmr.api.deps import DownloadLinks, LinksDep, RegistryDep, ServicesDep, UserDep, run_read
 from tmr.api.protection_schemas import ListedArtifact
 from tmr.domain.artifact import Artifact, ArtifactType, User
 from tmr.domain.files import NameQuery
 from tmr.errors import BadRequest
 from tmr.services.catalog import CatalogService
-from tmr.services.cost import CostService
 from tmr.services.ingest import IngestService
 from tmr.services.protections import ProtectionService
-from tmr.services.registry import Registry
 from tmr.services.search import Hit
 
 router = APIRouter(tags=["artifacts"])
@@ -36,7 +34,7 @@ SEARCH_RECORD_MAX = 100  # appearances recorded per search (a broad regex lists 
 
 
 def listed(
-    registry: Registry,
+    protections: ProtectionService,
     user: User,
     found: Sequence[Artifact] | Sequence[Hit],
     searched: bool = True,
@@ -44,7 +42,7 @@ def listed(
     """Listing entries, flagged when deprecated/quarantined or below such an ancestor. For a
     search (by name, regex, or a named enumerate query; not the "*" listing) the appearances
     are recorded for the package-confusion audit."""
-    service = ProtectionService(registry)
+    service = protections
     if searched:
         shown = cast("Sequence[Artifact]", found[:SEARCH_RECORD_MAX])
         service.record_interest(user, shown, "search")
@@ -61,11 +59,13 @@ def envelope(a: Artifact, links: DownloadLinks) -> schemas.Artifact:
     )
 
 
-def record_security(registry: Registry, user: User, a: Artifact) -> dict[str, object] | None:
+def record_security(
+    protections: ProtectionService, user: User, a: Artifact
+) -> dict[str, object] | None:
     """What the artifact's record shows beyond the contract: lifecycle state, sensitivity,
     ancestor warnings and weight-scan verdicts (only when there is something to show). Reading
     the record counts as a view for the package-confusion audit."""
-    service = ProtectionService(registry)
+    service = protections
     service.record_interest(user, [a], "view")
     status, scans, ancestors = service.record_view(a.id)
     warnings = [w.text() for w in ancestors]
@@ -99,6 +99,7 @@ def check_url(url: str) -> str:
 )
 async def list_artifacts(
     registry: RegistryDep,
+    services: ServicesDep,
     user: UserDep,
     response: Response,
     queries: Annotated[list[schemas.ArtifactQuery], Body()],
@@ -111,7 +112,7 @@ async def list_artifacts(
     if next_offset:
         response.headers["offset"] = next_offset
     searched = any(q.name != "*" for q in parsed)
-    return await run_read(registry, listed, registry, user, found, searched)
+    return await run_read(registry, listed, services.protections, user, found, searched)
 
 
 @router.delete(
@@ -133,11 +134,16 @@ def reset(registry: RegistryDep, user: UserDep) -> dict[str, str]:
     operation_id="ArtifactRetrieve",
 )
 async def get_artifact(
-    registry: RegistryDep, user: UserDep, links: LinksDep, artifact_type: TypePath, id: IdPath
+    registry: RegistryDep,
+    services: ServicesDep,
+    user: UserDep,
+    links: LinksDep,
+    artifact_type: TypePath,
+    id: IdPath,
 ) -> schemas.Artifact:
     found = await run_read(registry, CatalogService(registry).get, artifact_type, id)
     record = envelope(found, links)
-    security = await run_read(registry, record_security, registry, user, found)
+    security = await run_read(registry, record_security, services.protections, user, found)
     if security:
         record.data.security = security  # type: ignore[attr-defined]
     return record
@@ -198,10 +204,13 @@ def delete_artifact(
     operation_id="ArtifactByNameGet",
 )
 async def by_name(
-    registry: RegistryDep, user: UserDep, name: Annotated[str, Path(max_length=512)]
+    registry: RegistryDep,
+    services: ServicesDep,
+    user: UserDep,
+    name: Annotated[str, Path(max_length=512)],
 ) -> list[ListedArtifact]:
     found = await run_read(registry, CatalogService(registry).by_name, name)
-    return await run_read(registry, listed, registry, user, found)
+    return await run_read(registry, listed, services.protections, user, found)
 
 
 @router.post(
@@ -213,9 +222,9 @@ async def by_name(
     operation_id="ArtifactByRegExGet",
 )
 def by_regex(
-    registry: RegistryDep, user: UserDep, body: schemas.ArtifactRegEx
+    registry: RegistryDep, services: ServicesDep, user: UserDep, body: schemas.ArtifactRegEx
 ) -> list[ListedArtifact]:
-    return listed(registry, user, CatalogService(registry).regex(body.regex))
+    return listed(services.protections, user, CatalogService(registry).regex(body.regex))
 
 
 @router.get(
@@ -250,13 +259,13 @@ def audit(
     summary="Get the cost of an artifact (BASELINE)",
 )
 def cost(
-    registry: RegistryDep,
+    services: ServicesDep,
     user: UserDep,
     artifact_type: TypePath,
     id: IdPath,
     dependency: bool = False,
 ) -> dict[str, schemas.ArtifactCostEntry]:
-    entries = CostService(registry).cost(artifact_type, id, dependency)
+    entries = services.cost.cost(artifact_type, id, dependency)
     return {
         key: schemas.ArtifactCostEntry(
             standalone_cost=e.standalone_mb if dependency else None, total_cost=e.total_mb

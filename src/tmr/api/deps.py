@@ -1,4 +1,5 @@
-"""Request dependencies: the registry, the authenticated user, and the public base URL."""
+"""Request dependencies: the registry, its services, the authenticated user, and the public base
+URL."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
 
+from tmr.composition import Services
 from tmr.domain.artifact import User
 from tmr.errors import TmrError
 from tmr.services.registry import Registry
@@ -21,6 +23,11 @@ AUTH_HEADER_DOC = "Access token from PUT /authenticate, with or without the 'bea
 
 async def get_registry(request: Request) -> Registry:
     return request.app.state.registry  # type: ignore[no-any-return]
+
+
+async def get_services(request: Request) -> Services:
+    """The use cases, built once at start-up from the registry's parts (tmr.composition)."""
+    return request.app.state.services  # type: ignore[no-any-return]
 
 
 async def current_user(
@@ -84,6 +91,7 @@ async def run_read(registry: Registry, fn: Callable[..., T], *args: Any) -> T:
 
 
 RegistryDep = Annotated[Registry, Depends(get_registry)]
+ServicesDep = Annotated[Services, Depends(get_services)]
 UserDep = Annotated[User, Depends(current_user)]
 BaseUrlDep = Annotated[str, Depends(public_base)]
 LinksDep = Annotated[DownloadLinks, Depends(download_links)]

@@ -9,11 +9,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from tmr.api.deps import BaseUrlDep, RegistryDep, UserDep, run_read
+from tmr.api.deps import BaseUrlDep, RegistryDep, ServicesDep, UserDep, run_read
 from tmr.api.schemas import HealthComponentCollection, TracksResponse
 from tmr.errors import NotFound
 from tmr.logging_setup import RING, LogScope
-from tmr.services import health
 from tmr.services.catalog import CatalogService
 from tmr.services.downloads import DownloadService
 from tmr.services.token_budget import LEASE_CALLS
@@ -30,8 +29,8 @@ TRACKS = [
 
 
 @router.get("/health", summary="Heartbeat check (BASELINE)", operation_id="RegistryHealthHeartbeat")
-async def heartbeat(registry: RegistryDep) -> dict[str, Any]:
-    return await run_in_threadpool(health.summary, registry)
+async def heartbeat(services: ServicesDep) -> dict[str, Any]:
+    return await run_in_threadpool(services.health.summary)
 
 
 @router.get(
@@ -42,14 +41,12 @@ async def heartbeat(registry: RegistryDep) -> dict[str, Any]:
     operation_id="RegistryHealthComponents",
 )
 async def components(
-    registry: RegistryDep,
+    services: ServicesDep,
     base: BaseUrlDep,
     windowMinutes: Annotated[int, Query(ge=5, le=1440)] = 60,  # noqa: N803 - contract name
     includeTimeline: bool = False,  # noqa: N803
 ) -> dict[str, Any]:
-    report = await run_in_threadpool(
-        health.components, registry, windowMinutes, includeTimeline
-    )
+    report = await run_in_threadpool(services.health.components, windowMinutes, includeTimeline)
     lines = RING.lines()
     updated = lines[-1]["ts"] if lines else None
     for component in report["components"]:
@@ -69,10 +66,10 @@ async def components(
     summary="Per-minute series per component and a per-route table (the health dashboard)",
 )
 async def dashboard(
-    registry: RegistryDep,
+    services: ServicesDep,
     windowMinutes: Annotated[int, Query(ge=5, le=1440)] = 60,  # noqa: N803 - as in components
 ) -> dict[str, Any]:
-    return await run_in_threadpool(health.dashboard, registry, windowMinutes)
+    return await run_in_threadpool(services.health.dashboard, windowMinutes)
 
 
 LOG_SCOPES = {

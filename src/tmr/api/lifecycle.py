@@ -17,17 +17,17 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
-from tmr.services.registry import Registry
+from tmr.services.activity import ActivityLog
+from tmr.services.auth import AuthService
 from tmr.services.sweeper import Sweeper
 
 log = logging.getLogger("tmr.lifecycle")
 
 
-async def _sweep_forever(registry: Registry) -> None:
-    interval = registry.settings.sweep_interval_seconds
+async def _sweep_forever(sweeper: Sweeper, interval: float) -> None:
     while True:
         try:
-            await run_in_threadpool(Sweeper(registry).sweep)
+            await run_in_threadpool(sweeper.sweep)
         except Exception:  # noqa: BLE001 - a failed sweep must not stop the server
             log.exception("crash-leftover sweep failed; retrying at the next interval")
         if interval <= 0:
@@ -35,17 +35,19 @@ async def _sweep_forever(registry: Registry) -> None:
         await asyncio.sleep(interval)
 
 
-def lifespan_for(registry: Registry) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+def lifespan_for(
+    sweeper: Sweeper, sweep_interval: float, auth: AuthService, activity: ActivityLog
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        sweeping = asyncio.create_task(_sweep_forever(registry))
+        sweeping = asyncio.create_task(_sweep_forever(sweeper, sweep_interval))
         try:
             yield
         finally:
             sweeping.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await sweeping
-            await run_in_threadpool(registry.auth.budget.release_all)
-            registry.activity.close()  # write this replica's last request records
+            await run_in_threadpool(auth.budget.release_all)
+            activity.close()  # write this replica's last request records
 
     return lifespan

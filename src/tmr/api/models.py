@@ -9,14 +9,11 @@ from fastapi.concurrency import run_in_threadpool
 
 from tmr.api import schemas
 from tmr.api.artifacts import IdPath
-from tmr.api.deps import RegistryDep, UserDep
+from tmr.api.deps import RegistryDep, ServicesDep, UserDep
 from tmr.api.protections import weight_scan
 from tmr.domain.artifact import AuditAction
 from tmr.services.catalog import CatalogService
-from tmr.services.license_check import LicenseCheckService
-from tmr.services.lineage import LineageGraph, LineageService
-from tmr.services.protections import ProtectionService
-from tmr.services.rating import explanation, stored_rating
+from tmr.services.lineage import LineageGraph
 
 router = APIRouter(tags=["models"])
 
@@ -28,8 +25,10 @@ router = APIRouter(tags=["models"])
     summary="Get ratings for this model artifact. (BASELINE)",
     operation_id="ModelArtifactRate",
 )
-def rate(registry: RegistryDep, user: UserDep, id: IdPath) -> dict[str, Any]:
-    model, rating = stored_rating(registry, id)
+def rate(
+    registry: RegistryDep, services: ServicesDep, user: UserDep, id: IdPath
+) -> dict[str, Any]:
+    model, rating = services.rating.stored(id)
     CatalogService(registry).record(model, user, AuditAction.RATE)
     return rating.to_model_rating()
 
@@ -40,9 +39,9 @@ def rate(registry: RegistryDep, user: UserDep, id: IdPath) -> dict[str, Any]:
     summary="Evidence and a sentence behind each metric of this model's rating.",
     operation_id="ModelArtifactRateExplain",
 )
-def explain(registry: RegistryDep, user: UserDep, id: IdPath) -> dict[str, Any]:
-    body = explanation(registry, id)
-    service = ProtectionService(registry)
+def explain(services: ServicesDep, user: UserDep, id: IdPath) -> dict[str, Any]:
+    body = services.rating.explanation(id)
+    service = services.protections
     _, status = service.status(id)
     body["lifecycle"] = {"state": status.state.value, "reason": status.reason}
     body["warnings"] = [w.text() for w in service.warnings_for(id)]
@@ -57,9 +56,9 @@ def explain(registry: RegistryDep, user: UserDep, id: IdPath) -> dict[str, Any]:
     summary="Retrieve the lineage graph for this artifact. (BASELINE)",
     operation_id="ArtifactLineageGet",
 )
-def lineage(registry: RegistryDep, user: UserDep, id: IdPath) -> schemas.ArtifactLineageGraph:
-    graph = LineageService(registry).graph(id)
-    flags = ProtectionService(registry).flags([n.artifact_id for n in graph.nodes])
+def lineage(services: ServicesDep, user: UserDep, id: IdPath) -> schemas.ArtifactLineageGraph:
+    graph = services.lineage.graph(id)
+    flags = services.protections.flags([n.artifact_id for n in graph.nodes])
     return schemas.ArtifactLineageGraph(
         nodes=[
             schemas.ArtifactLineageNode(
@@ -109,10 +108,10 @@ def _parent_edges(graph: LineageGraph, artifact_id: str) -> dict[str, Any]:
     operation_id="ArtifactLicenseCheck",
 )
 async def license_check(
-    registry: RegistryDep,
+    services: ServicesDep,
     user: UserDep,
     id: Annotated[str, Path(pattern=schemas.ID_PATTERN, max_length=64)],
     body: schemas.SimpleLicenseCheckRequest,
 ) -> bool:
-    decision = await run_in_threadpool(LicenseCheckService(registry).check, id, body.github_url)
+    decision = await run_in_threadpool(services.license_check.check, id, body.github_url)
     return bool(decision.allowed)

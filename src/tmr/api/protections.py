@@ -13,12 +13,12 @@ from fastapi import APIRouter, Query
 
 from tmr.api import protection_schemas as ps
 from tmr.api.artifacts import IdPath, TypePath
-from tmr.api.deps import RegistryDep, UserDep
+from tmr.api.deps import ServicesDep, UserDep
 from tmr.api.schemas import ArtifactMetadata
 from tmr.domain.artifact import ArtifactType
 from tmr.domain.protections import FileScan, LifecycleState
 from tmr.errors import NotFound
-from tmr.services.protections import ProtectionService, confusion_audit
+from tmr.services.protections import ProtectionService
 
 router = APIRouter(tags=["protections"])
 
@@ -70,9 +70,9 @@ def _typed(service: ProtectionService, type_: ArtifactType, artifact_id: str) ->
     operation_id="ArtifactLifecycleGet",
 )
 def get_lifecycle(
-    registry: RegistryDep, user: UserDep, artifact_type: TypePath, id: IdPath
+    services: ServicesDep, user: UserDep, artifact_type: TypePath, id: IdPath
 ) -> ps.ProtectionStatus:
-    service = ProtectionService(registry)
+    service = services.protections
     _typed(service, artifact_type, id)
     return _status(service, id)
 
@@ -91,13 +91,13 @@ def get_lifecycle(
     operation_id="ArtifactLifecycleSet",
 )
 def set_lifecycle(
-    registry: RegistryDep,
+    services: ServicesDep,
     user: UserDep,
     artifact_type: TypePath,
     id: IdPath,
     body: ps.LifecycleChange,
 ) -> ps.ProtectionStatus:
-    service = ProtectionService(registry)
+    service = services.protections
     _typed(service, artifact_type, id)
     service.set_state(id, LifecycleState(body.state), body.reason, user)
     return _status(service, id)
@@ -111,9 +111,9 @@ def set_lifecycle(
     operation_id="ModelSensitiveSet",
 )
 def set_sensitive(
-    registry: RegistryDep, user: UserDep, id: IdPath, body: ps.SensitiveChange
+    services: ServicesDep, user: UserDep, id: IdPath, body: ps.SensitiveChange
 ) -> ps.ProtectionStatus:
-    service = ProtectionService(registry)
+    service = services.protections
     service.set_sensitive(id, body.sensitive, user)
     return _status(service, id)
 
@@ -125,8 +125,8 @@ def set_sensitive(
     summary="Read a sensitive model's JavaScript monitoring program.",
     operation_id="ModelMonitorGet",
 )
-def get_monitor(registry: RegistryDep, user: UserDep, id: IdPath) -> ps.MonitorProgram:
-    _, monitor = ProtectionService(registry).get_monitor(id)
+def get_monitor(services: ServicesDep, user: UserDep, id: IdPath) -> ps.MonitorProgram:
+    _, monitor = services.protections.get_monitor(id)
     if monitor is None:
         raise NotFound(f"model {id} has no monitoring program")
     return ps.MonitorProgram(
@@ -159,10 +159,10 @@ def get_monitor(registry: RegistryDep, user: UserDep, id: IdPath) -> ps.MonitorP
     operation_id="ModelMonitorPut",
 )
 def put_monitor(
-    registry: RegistryDep, user: UserDep, id: IdPath, body: ps.MonitorUpload
+    services: ServicesDep, user: UserDep, id: IdPath, body: ps.MonitorUpload
 ) -> ps.MonitorProgram:
-    ProtectionService(registry).put_monitor(id, body.program, user)
-    return get_monitor(registry, user, id)
+    services.protections.put_monitor(id, body.program, user)
+    return get_monitor(services, user, id)
 
 
 @router.delete(
@@ -171,8 +171,8 @@ def put_monitor(
     summary="Delete a model's monitoring program (the model stays marked sensitive).",
     operation_id="ModelMonitorDelete",
 )
-def delete_monitor(registry: RegistryDep, user: UserDep, id: IdPath) -> dict[str, str]:
-    ProtectionService(registry).delete_monitor(id, user)
+def delete_monitor(services: ServicesDep, user: UserDep, id: IdPath) -> dict[str, str]:
+    services.protections.delete_monitor(id, user)
     return {"status": "deleted", "id": id}
 
 
@@ -185,9 +185,9 @@ def delete_monitor(registry: RegistryDep, user: UserDep, id: IdPath) -> dict[str
     operation_id="ArtifactDownloadHistory",
 )
 def download_history(
-    registry: RegistryDep, user: UserDep, artifact_type: TypePath, id: IdPath
+    services: ServicesDep, user: UserDep, artifact_type: TypePath, id: IdPath
 ) -> list[ps.DownloadRecord]:
-    service = ProtectionService(registry)
+    service = services.protections
     _typed(service, artifact_type, id)
     return [
         ps.DownloadRecord(
@@ -220,11 +220,11 @@ def download_history(
     operation_id="PackageConfusionAudit",
 )
 def package_confusion_audit(
-    registry: RegistryDep,
+    services: ServicesDep,
     user: UserDep,
     threshold: Annotated[float, Query(ge=0.0, le=1.0)] = 0.5,
 ) -> ps.ConfusionAudit:
-    results = confusion_audit(registry, threshold)
+    results = services.protections.confusion_audit(threshold)
     return ps.ConfusionAudit(
         threshold=threshold,
         findings=[

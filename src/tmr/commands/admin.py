@@ -35,8 +35,8 @@ def _password(args: Namespace) -> str:
 
 
 def user_command(args: Namespace, settings: Settings) -> int:
+    from tmr.composition import build_registry
     from tmr.errors import TmrError
-    from tmr.services.registry import build_registry
 
     registry = build_registry(settings)
     actor = _cli_actor()

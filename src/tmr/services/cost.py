@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from tmr.domain.artifact import Artifact, ArtifactType
 from tmr.services.keys import hub_key_from_url
 from tmr.services.lineage import LineageService
-from tmr.services.registry import Registry
 from tmr.storage.db.artifacts import ArtifactRepository
+from tmr.storage.db.engine import Database
 
 MB = 1_000_000
 MAX_DEPENDENCIES = 200
@@ -29,11 +29,12 @@ def megabytes(size_bytes: int) -> float:
 
 
 class CostService:
-    def __init__(self, registry: Registry) -> None:
-        self.reg = registry
+    def __init__(self, db: Database, lineage: LineageService) -> None:
+        self.db = db
+        self.lineage = lineage
 
     def cost(self, type_: ArtifactType, artifact_id: str, dependency: bool) -> dict[str, CostEntry]:
-        with self.reg.db.read() as s:
+        with self.db.read() as s:
             repo = ArtifactRepository(s)
             root = repo.get_or_404(artifact_id, type_)
             own = megabytes(root.size_bytes)
@@ -51,12 +52,11 @@ class CostService:
     def _dependencies(self, repo: ArtifactRepository, root: Artifact) -> list[Artifact]:
         found: dict[str, Artifact] = {}
         frontier = [root]
-        lineage = LineageService(self.reg)
         while frontier and len(found) < MAX_DEPENDENCIES:
             current = frontier.pop()
             deps: list[Artifact] = []
             if current.type == ArtifactType.model:
-                deps += [p for p, _ in lineage.parents_of(repo, current.id)]
+                deps += [p for p, _ in self.lineage.parents_of(repo, current.id)]
             snapshot = repo.snapshot(current.id)
             if snapshot is not None:
                 for url in snapshot.linked_dataset_urls + snapshot.linked_code_urls:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import statistics
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from tmr import __version__
 from tmr.errors import TmrError
-from tmr.services.activity import RequestRecord
-from tmr.services.registry import Registry
+from tmr.services.activity import ActivityLog, RequestRecord
+from tmr.storage.blobs import BlobStore
+from tmr.storage.db.engine import Database
 
 
 def iso(ts: float) -> str:
@@ -59,168 +61,181 @@ def _percentile(ordered: list[float], q: float) -> float:
     return round(ordered[min(len(ordered) - 1, int(len(ordered) * q))], 2) if ordered else 0.0
 
 
-def dashboard(registry: Registry, minutes: int) -> dict[str, Any]:
-    """Per-minute series per component (requests, errors, p50/p99 latency) and a per-route
-    table over the window: what the health dashboard draws."""
-    records = registry.activity.window(minutes)
-    bucket_s = 60 if minutes <= 180 else minutes * 60 // 180
-    now = time.time()
-    count = max(1, minutes * 60 // bucket_s)
-    start = now - count * bucket_s
-    groups = {"api": records, "ingest": _ingests(records), "downloads": _downloads(records)}
-    series: dict[str, dict[str, list[float]]] = {}
-    for name, group in groups.items():
-        buckets: list[list[RequestRecord]] = [[] for _ in range(count)]
-        for r in group:
-            i = int((r.at - start) // bucket_s)
-            if 0 <= i < count:
-                buckets[i].append(r)
-        lat = [sorted(x.latency_ms for x in b) for b in buckets]
-        series[name] = {
-            "requests": [len(b) for b in buckets],
-            "errors": [sum(1 for x in b if x.status >= 500) for b in buckets],
-            "p50_ms": [_percentile(v, 0.5) for v in lat],
-            "p99_ms": [_percentile(v, 0.99) for v in lat],
+class HealthService:
+    """Liveness and per-component diagnostics from the activity log and live store checks."""
+
+    def __init__(
+        self,
+        activity: ActivityLog,
+        db: Database,
+        blobs: BlobStore,
+        blob_scheme: str,
+        count_artifacts: Callable[[], int],
+        monitor_runtime: Callable[[], dict[str, str | int | float | bool]],
+        started_at: float,
+    ) -> None:
+        self.activity = activity
+        self.db = db
+        self.blobs = blobs
+        self.blob_scheme = blob_scheme
+        self.count_artifacts = count_artifacts
+        self.monitor_runtime = monitor_runtime
+        self.started_at = started_at
+
+    def dashboard(self, minutes: int) -> dict[str, Any]:
+        """Per-minute series per component (requests, errors, p50/p99 latency) and a per-route
+        table over the window: what the health dashboard draws."""
+        records = self.activity.window(minutes)
+        bucket_s = 60 if minutes <= 180 else minutes * 60 // 180
+        now = time.time()
+        count = max(1, minutes * 60 // bucket_s)
+        start = now - count * bucket_s
+        groups = {"api": records, "ingest": _ingests(records), "downloads": _downloads(records)}
+        series: dict[str, dict[str, list[float]]] = {}
+        for name, group in groups.items():
+            buckets: list[list[RequestRecord]] = [[] for _ in range(count)]
+            for r in group:
+                i = int((r.at - start) // bucket_s)
+                if 0 <= i < count:
+                    buckets[i].append(r)
+            lat = [sorted(x.latency_ms for x in b) for b in buckets]
+            series[name] = {
+                "requests": [len(b) for b in buckets],
+                "errors": [sum(1 for x in b if x.status >= 500) for b in buckets],
+                "p50_ms": [_percentile(v, 0.5) for v in lat],
+                "p99_ms": [_percentile(v, 0.99) for v in lat],
+            }
+        by_route: dict[str, list[RequestRecord]] = {}
+        for r in records:
+            by_route.setdefault(f"{r.method} {r.route}", []).append(r)
+        routes = []
+        for key, group in sorted(by_route.items(), key=lambda kv: -len(kv[1])):
+            ordered = sorted(x.latency_ms for x in group)
+            routes.append(
+                {
+                    "route": key,
+                    "requests": len(group),
+                    "errors": sum(1 for x in group if x.status >= 500),
+                    "client_errors": sum(1 for x in group if 400 <= x.status < 500),
+                    "p50_ms": _percentile(ordered, 0.5),
+                    "p99_ms": _percentile(ordered, 0.99),
+                }
+            )
+        return {
+            "window_minutes": minutes,
+            "bucket_seconds": bucket_s,
+            "buckets": [iso(start + i * bucket_s) for i in range(count)],
+            "series": series,
+            "routes": routes,
+            "totals": {
+                "requests": len(records),
+                "errors": sum(1 for r in records if r.status >= 500),
+                "ingests": len(groups["ingest"]),
+                "downloads": len(groups["downloads"]),
+            },
+            "generated_at": iso(now),
         }
-    by_route: dict[str, list[RequestRecord]] = {}
-    for r in records:
-        by_route.setdefault(f"{r.method} {r.route}", []).append(r)
-    routes = []
-    for key, group in sorted(by_route.items(), key=lambda kv: -len(kv[1])):
-        ordered = sorted(x.latency_ms for x in group)
-        routes.append(
-            {
-                "route": key,
-                "requests": len(group),
-                "errors": sum(1 for x in group if x.status >= 500),
-                "client_errors": sum(1 for x in group if 400 <= x.status < 500),
-                "p50_ms": _percentile(ordered, 0.5),
-                "p99_ms": _percentile(ordered, 0.99),
-            }
+
+    def summary(self) -> dict[str, Any]:
+        try:
+            count: int | None = self.count_artifacts()
+            status = "ok"
+        except TmrError:
+            count, status = None, "degraded"
+        return {
+            "status": status,
+            "uptime_seconds": int(time.time() - self.started_at),
+            "artifact_count": count,
+            "version": __version__,
+            "checked_at": iso(time.time()),
+        }
+
+    def components(self, window_minutes: int, include_timeline: bool) -> dict[str, Any]:
+        try:
+            records = self.activity.window(window_minutes)
+        except TmrError:  # shared activity lives in the database; its outage is reported below
+            records = []
+        now = iso(time.time())
+        per_route = Counter(f"{r.method} {r.route}" for r in records)
+        api = _latency_stats(records)
+        api_metrics: dict[str, Any] = dict(api)
+        api_metrics["unique_clients"] = len({r.client for r in records if r.client})
+        api_metrics["replicas"] = len({r.replica for r in records if r.replica})
+        for route, n in per_route.most_common(25):
+            api_metrics[f"route {route}"] = n
+        out = [
+            _component(
+                "api",
+                "REST API",
+                "Serves the contract's endpoints.",
+                records,
+                api_metrics,
+                window_minutes,
+                include_timeline,
+                now,
+            ),
+            _store_component("database", "Metadata database", self.db.check, self.db.dialect, now),
+            _store_component(
+                "blob-store",
+                "Bundle object store",
+                self.blobs.check,
+                self.blob_scheme,
+                now,
+            ),
+        ]
+        ingests = _ingests(records)
+        out.append(
+            _component(
+                "ingest",
+                "Ingest pipeline",
+                "Fetches upstream snapshots, rates and stores new artifacts.",
+                ingests,
+                _latency_stats(ingests),
+                window_minutes,
+                include_timeline,
+                now,
+            )
         )
-    return {
-        "window_minutes": minutes,
-        "bucket_seconds": bucket_s,
-        "buckets": [iso(start + i * bucket_s) for i in range(count)],
-        "series": series,
-        "routes": routes,
-        "totals": {
-            "requests": len(records),
-            "errors": sum(1 for r in records if r.status >= 500),
-            "ingests": len(groups["ingest"]),
-            "downloads": len(groups["downloads"]),
-        },
-        "generated_at": iso(now),
-    }
-
-
-def summary(registry: Registry) -> dict[str, Any]:
-    try:
-        from tmr.services.catalog import CatalogService
-
-        count: int | None = CatalogService(registry).count()
-        status = "ok"
-    except TmrError:
-        count, status = None, "degraded"
-    return {
-        "status": status,
-        "uptime_seconds": int(time.time() - registry.started_at),
-        "artifact_count": count,
-        "version": __version__,
-        "checked_at": iso(time.time()),
-    }
-
-
-def components(registry: Registry, window_minutes: int, include_timeline: bool) -> dict[str, Any]:
-    try:
-        records = registry.activity.window(window_minutes)
-    except TmrError:  # shared activity lives in the database; its outage is reported below
-        records = []
-    now = iso(time.time())
-    per_route = Counter(f"{r.method} {r.route}" for r in records)
-    api = _latency_stats(records)
-    api_metrics: dict[str, Any] = dict(api)
-    api_metrics["unique_clients"] = len({r.client for r in records if r.client})
-    api_metrics["replicas"] = len({r.replica for r in records if r.replica})
-    for route, n in per_route.most_common(25):
-        api_metrics[f"route {route}"] = n
-    out = [
-        _component(
-            "api",
-            "REST API",
-            "Serves the contract's endpoints.",
-            records,
-            api_metrics,
-            window_minutes,
-            include_timeline,
-            now,
-        ),
-        _store_component(
-            "database", "Metadata database", registry.db.check, registry.db.dialect, now
-        ),
-        _store_component(
-            "blob-store",
-            "Bundle object store",
-            registry.blobs.check,
-            registry.settings.resolved_blob_url.split("://")[0],
-            now,
-        ),
-    ]
-    ingests = _ingests(records)
-    out.append(
-        _component(
-            "ingest",
-            "Ingest pipeline",
-            "Fetches upstream snapshots, rates and stores new artifacts.",
-            ingests,
-            _latency_stats(ingests),
-            window_minutes,
-            include_timeline,
-            now,
+        downloads = _downloads(records)
+        out.append(
+            _component(
+                "downloads",
+                "Downloads",
+                "Streams bundles and parts.",
+                downloads,
+                _latency_stats(downloads),
+                window_minutes,
+                include_timeline,
+                now,
+            )
         )
-    )
-    downloads = _downloads(records)
-    out.append(
-        _component(
-            "downloads",
-            "Downloads",
-            "Streams bundles and parts.",
-            downloads,
-            _latency_stats(downloads),
-            window_minutes,
-            include_timeline,
-            now,
-        )
-    )
-    out.append(_monitor_component(registry, now))
-    return {"components": out, "generated_at": now, "window_minutes": window_minutes}
+        out.append(self._monitor_component(now))
+        return {"components": out, "generated_at": now, "window_minutes": window_minutes}
 
-
-def _monitor_component(registry: Registry, now: str) -> dict[str, Any]:
-    from tmr.services.protections import monitor_runtime
-
-    runtime = monitor_runtime(registry.settings)
-    issues = []
-    if runtime["node_version"] == "none":
-        issues.append(
-            {
-                "code": "monitors-no-node",
-                "severity": "error",
-                "summary": "no Node.js found: downloads of sensitive models with a program "
-                "are refused",
-                "details": "Install Node.js 24 (bash scripts/test installs npm's node@24) or set "
-                "TMR_NODE_BINARY.",
-            }
-        )
-    return {
-        "id": "monitors",
-        "display_name": "Sensitive-model monitors",
-        "status": "degraded" if issues else "ok",
-        "observed_at": now,
-        "description": "Runs sensitive models' JavaScript monitoring programs before downloads.",
-        "metrics": runtime,
-        "issues": issues,
-    }
+    def _monitor_component(self, now: str) -> dict[str, Any]:
+        runtime = self.monitor_runtime()
+        issues = []
+        if runtime["node_version"] == "none":
+            issues.append(
+                {
+                    "code": "monitors-no-node",
+                    "severity": "error",
+                    "summary": "no Node.js found: downloads of sensitive models with a program "
+                    "are refused",
+                    "details": "Install Node.js 24 (bash scripts/test installs npm's node@24) "
+                    "or set TMR_NODE_BINARY.",
+                }
+            )
+        return {
+            "id": "monitors",
+            "display_name": "Sensitive-model monitors",
+            "status": "degraded" if issues else "ok",
+            "observed_at": now,
+            "description": "Runs sensitive models' JavaScript monitoring programs before "
+            "downloads.",
+            "metrics": runtime,
+            "issues": issues,
+        }
 
 
 def _component(

@@ -189,11 +189,10 @@ class IngestService:
     def _rate_and_gate(self, prepared: Prepared, user: User) -> None:
         if prepared.type != ArtifactType.model:
             return
-        from tmr.services.rating import rate_snapshot
+        from tmr.services.rating import RatingService, sandbox_config
 
-        prepared.rating = rate_snapshot(
-            self.reg, prepared.snapshot, prepared.name, prepared.local_files
-        )
+        rating = RatingService(self.reg.db, self.reg.gate, sandbox_config(self.reg.settings))
+        prepared.rating = rating.rate(prepared.snapshot, prepared.name, prepared.local_files)
         decision = self.reg.gate.evaluate(prepared.rating, prepared.snapshot.source)
         if decision.accepted:
             return

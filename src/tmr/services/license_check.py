@@ -11,8 +11,9 @@ from tmr.domain.artifact import ArtifactType
 from tmr.domain.snapshot import Snapshot
 from tmr.errors import BadRequest, NotFound, TmrError, UpstreamNotFound, UpstreamUnavailable
 from tmr.services.keys import hub_key_from_url
-from tmr.services.registry import Registry
+from tmr.services.upstream import Upstream
 from tmr.storage.db.artifacts import ArtifactRepository
+from tmr.storage.db.engine import Database
 
 
 def model_license(snapshot: Snapshot) -> str | None:
@@ -27,8 +28,9 @@ def model_license(snapshot: Snapshot) -> str | None:
 
 
 class LicenseCheckService:
-    def __init__(self, registry: Registry) -> None:
-        self.reg = registry
+    def __init__(self, db: Database, upstream: Upstream) -> None:
+        self.db = db
+        self.upstream = upstream
 
     def check(self, model_id: str, github_url: str):  # type: ignore[no-untyped-def]
         from tmr.domain.licenses import check_finetune_inference
@@ -37,7 +39,7 @@ class LicenseCheckService:
         key = hub_key_from_url(github_url)
         if key is None or not key.startswith("github/"):
             raise BadRequest(f"github_url must name a GitHub repository; got {github_url!r}")
-        with self.reg.db.read() as s:
+        with self.db.read() as s:
             repo = ArtifactRepository(s)
             repo.get_or_404(model_id, ArtifactType.model)
             model_snapshot = repo.snapshot(model_id)
@@ -46,7 +48,7 @@ class LicenseCheckService:
             code_snapshot = repo.snapshot(registered[0].id) if registered else None
         if code_snapshot is None or code_snapshot.github is None:
             try:
-                code_snapshot = self.reg.fetch_snapshot(github_url, "code", self.reg.settings)
+                code_snapshot = self.upstream.fetch(github_url, "code")
             except UpstreamNotFound as exc:
                 raise NotFound(f"GitHub project {github_url} not found: {exc.message}") from exc
             except NotFound:

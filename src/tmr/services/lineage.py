@@ -17,8 +17,8 @@ from tmr.domain.artifact import Artifact, ArtifactType
 from tmr.errors import MalformedMetadata
 from tmr.metrics.lineage_edges import verify_edge
 from tmr.services.keys import key_candidates
-from tmr.services.registry import Registry
 from tmr.storage.db.artifacts import ArtifactRepository
+from tmr.storage.db.engine import Database
 
 MAX_FAMILY = 500
 
@@ -47,8 +47,8 @@ class LineageGraph:
 
 
 class LineageService:
-    def __init__(self, registry: Registry) -> None:
-        self.reg = registry
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     def parents_of(self, repo: ArtifactRepository, artifact_id: str) -> list[tuple[Artifact, str]]:
         out = []
@@ -70,7 +70,7 @@ class LineageService:
         return out
 
     def graph(self, artifact_id: str) -> LineageGraph:
-        with self.reg.db.read() as s:
+        with self.db.read() as s:
             repo = ArtifactRepository(s)
             root = repo.get_or_404(artifact_id, ArtifactType.model)
             problem = repo.config_problem(artifact_id)  # never the whole snapshot

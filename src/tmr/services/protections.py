@@ -43,9 +43,11 @@ from tmr.errors import (
 )
 from tmr.safety import monitor as node
 from tmr.safety.pickles import is_pickle_candidate, scan_file
+from tmr.services.lineage import MAX_FAMILY, LineageService
 from tmr.services.registry import Registry
 from tmr.storage.db.artifacts import ArtifactRepository
 from tmr.storage.db.audit import AuditRepository
+from tmr.storage.db.engine import Database
 from tmr.storage.db.protections import ProtectionRepository
 
 log = logging.getLogger("tmr.protections")
@@ -102,13 +104,13 @@ FLAGGED_TTL_SECONDS = 1.0
 _flagged_cache: dict[int, tuple[float, dict[str, ArtifactStatus]]] = {}
 
 
-def flagged_artifacts(registry: Registry, repo: ProtectionRepository) -> dict[str, ArtifactStatus]:
+def flagged_artifacts(db: Database, repo: ProtectionRepository) -> dict[str, ArtifactStatus]:
     now = time.monotonic()
-    cached = _flagged_cache.get(id(registry))
+    cached = _flagged_cache.get(id(db))
     if cached is not None and cached[0] > now:
         return cached[1]
     flagged = repo.not_active()
-    _flagged_cache[id(registry)] = (now + FLAGGED_TTL_SECONDS, flagged)
+    _flagged_cache[id(db)] = (now + FLAGGED_TTL_SECONDS, flagged)
     return flagged
 
 
@@ -142,21 +144,28 @@ class AncestorWarning:
 
 
 class ProtectionService:
-    def __init__(self, registry: Registry) -> None:
-        self.reg = registry
+    def __init__(
+        self,
+        db: Database,
+        audit_key: bytes,
+        lineage: LineageService,
+        interest: InterestBuffer,
+        monitor_program_max_bytes: int,
+    ) -> None:
+        self.db = db
+        self.audit_key = audit_key
+        self.lineage = lineage
+        self.interest = interest
+        self.monitor_program_max_bytes = monitor_program_max_bytes
 
     def _artifact(
         self, s: Session, artifact_id: str, type_: ArtifactType | None = None
     ) -> Artifact:
-        artifact = ArtifactRepository(s).get(artifact_id)
-        if artifact is None or (type_ is not None and artifact.type != type_):
-            kind = type_.value if type_ else "artifact"
-            raise NotFound(f"no {kind} with id {artifact_id}")
-        return artifact
+        return ArtifactRepository(s).get_or_404(artifact_id, type_)
 
     # --- lifecycle ------------------------------------------------------------------------
     def status(self, artifact_id: str) -> tuple[Artifact, ArtifactStatus]:
-        with self.reg.db.read() as s:
+        with self.db.read() as s:
             artifact = self._artifact(s, artifact_id)
             return artifact, ProtectionRepository(s).status(artifact_id)
 
@@ -166,7 +175,7 @@ class ProtectionService:
         reason = reason.strip()
         if state != LifecycleState.active and not reason:
             raise BadRequest(f"say why the artifact is {state.value}: 'reason' is required")
-        with self.reg.db.transaction() as s:
+        with self.db.transaction() as s:
             artifact = self._artifact(s, artifact_id)
             _require_manager(artifact, user, "change its lifecycle state")
             repo = ProtectionRepository(s)
@@ -180,50 +189,43 @@ class ProtectionService:
                     )
             status = repo.set_state(artifact_id, state, reason, user.name)
             forget_flagged()
-            AuditRepository(s, self.reg.audit_key).append(
+            AuditRepository(s, self.audit_key).append(
                 AuditEntry.now(artifact, user, AuditAction.LIFECYCLE, f"{state.value}: {reason}")
             )
         forget_flagged()  # again after commit: a reader may have cached the old set meanwhile
         return status
 
     def set_sensitive(self, artifact_id: str, sensitive: bool, user: User) -> ArtifactStatus:
-        with self.reg.db.transaction() as s:
+        with self.db.transaction() as s:
             artifact = self._artifact(s, artifact_id, ArtifactType.model)
             _require_manager(artifact, user, "change whether it is sensitive")
             status = ProtectionRepository(s).set_sensitive(artifact_id, sensitive)
-            AuditRepository(s, self.reg.audit_key).append(
+            AuditRepository(s, self.audit_key).append(
                 AuditEntry.now(artifact, user, AuditAction.SENSITIVE, str(sensitive).lower())
             )
         return status
 
     def scans(self, artifact_id: str) -> list[FileScan]:
-        with self.reg.db.read() as s:
+        with self.db.read() as s:
             self._artifact(s, artifact_id)
             return ProtectionRepository(s).scans(artifact_id)
 
     # --- monitors -------------------------------------------------------------------------
     def validate_program(self, program: str) -> str:
-        limit = self.reg.settings.monitor_program_max_bytes
-        if len(program.encode()) > limit:
-            raise TooLarge(f"a monitoring program may be at most {limit} bytes")
-        if not program.strip():
-            raise BadRequest("the monitoring program is empty")
-        if "\x00" in program:
-            raise BadRequest("the monitoring program must be JavaScript text (found a NUL byte)")
-        return program
+        return validate_monitor_program(program, self.monitor_program_max_bytes)
 
     def get_monitor(self, artifact_id: str) -> tuple[ArtifactStatus, Monitor | None]:
-        with self.reg.db.read() as s:
+        with self.db.read() as s:
             self._artifact(s, artifact_id, ArtifactType.model)
             repo = ProtectionRepository(s)
             return repo.status(artifact_id), repo.monitor(artifact_id)
 
     def put_monitor(self, artifact_id: str, program: str, user: User) -> Monitor:
         program = self.validate_program(program)
-        with self.reg.db.transaction() as s:
+        with self.db.transaction() as s:
             artifact = self._artifact(s, artifact_id, ArtifactType.model)
             _require_manager(artifact, user, "set its monitoring program")
-            monitor = self.write_monitor(s, artifact, program, user, self.reg.audit_key)
+            monitor = self.write_monitor(s, artifact, program, user, self.audit_key)
         return monitor
 
     @staticmethod
@@ -249,18 +251,18 @@ class ProtectionService:
         return monitor
 
     def delete_monitor(self, artifact_id: str, user: User) -> None:
-        with self.reg.db.transaction() as s:
+        with self.db.transaction() as s:
             artifact = self._artifact(s, artifact_id, ArtifactType.model)
             _require_manager(artifact, user, "delete its monitoring program")
             if not ProtectionRepository(s).delete_monitor(artifact_id):
                 raise NotFound(f"model {artifact_id} has no monitoring program")
-            AuditRepository(s, self.reg.audit_key).append(
+            AuditRepository(s, self.audit_key).append(
                 AuditEntry.now(artifact, user, AuditAction.MONITOR, "deleted")
             )
 
     # --- history --------------------------------------------------------------------------
     def history(self, artifact_id: str, user: User) -> list[DownloadEvent]:
-        with self.reg.db.read() as s:
+        with self.db.read() as s:
             artifact = self._artifact(s, artifact_id)
             _require_manager(artifact, user, "read its download history")
             return ProtectionRepository(s).downloads(artifact_id)
@@ -269,9 +271,9 @@ class ProtectionService:
     def flags(self, artifact_ids: Sequence[str]) -> dict[str, dict[str, object]]:
         """For each listed id that is not plainly active or has a flagged ancestor: its state,
         reason and warnings naming the ancestors. Ids not in the result carry no flag."""
-        with self.reg.db.read() as s:
+        with self.db.read() as s:
             repo = ProtectionRepository(s)
-            flagged = flagged_artifacts(self.reg, repo)
+            flagged = flagged_artifacts(self.db, repo)
             if not flagged:
                 return {}
             warnings = self._descendant_warnings(s, flagged)
@@ -291,17 +293,17 @@ class ProtectionService:
         self, artifact_id: str
     ) -> tuple[ArtifactStatus, list[FileScan], list[AncestorWarning]]:
         """Status, scans and ancestor warnings of one artifact, in one read."""
-        with self.reg.db.read() as s:
+        with self.db.read() as s:
             repo = ProtectionRepository(s)
             status = repo.status(artifact_id)
             scans = repo.scans(artifact_id)
-            flagged = flagged_artifacts(self.reg, repo)
+            flagged = flagged_artifacts(self.db, repo)
             warnings = self._descendant_warnings(s, flagged).get(artifact_id, []) if flagged else []
         return status, scans, warnings
 
     def warnings_for(self, artifact_id: str) -> list[AncestorWarning]:
-        with self.reg.db.read() as s:
-            flagged = flagged_artifacts(self.reg, ProtectionRepository(s))
+        with self.db.read() as s:
+            flagged = flagged_artifacts(self.db, ProtectionRepository(s))
             if not flagged:
                 return []
             return self._descendant_warnings(s, flagged).get(artifact_id, [])
@@ -309,9 +311,6 @@ class ProtectionService:
     def _descendant_warnings(
         self, s: Session, flagged: Mapping[str, ArtifactStatus]
     ) -> dict[str, list[AncestorWarning]]:
-        from tmr.services.lineage import MAX_FAMILY, LineageService
-
-        lineage = LineageService(self.reg)
         repo = ArtifactRepository(s)
         out: dict[str, list[AncestorWarning]] = {}
         for ancestor_id, status in flagged.items():
@@ -323,7 +322,7 @@ class ProtectionService:
             frontier = [ancestor_id]
             while frontier and len(seen) < MAX_FAMILY:
                 current = frontier.pop()
-                for child, _ in lineage.children_of(repo, current):
+                for child, _ in self.lineage.children_of(repo, current):
                     if child.id in seen:
                         continue
                     seen.add(child.id)
@@ -333,7 +332,53 @@ class ProtectionService:
 
     # --- what the confusion audit needs ---------------------------------------------------
     def record_interest(self, user: User, artifacts: Iterable[Artifact], kind: str) -> None:
-        interest_buffer(self.reg).add(user.name, [a.id for a in artifacts], kind)
+        self.interest.add(user.name, [a.id for a in artifacts], kind)
+
+    # --- the package-confusion audit ------------------------------------------------------
+    def confusion_audit(self, threshold: float) -> list[ConfusionResult]:
+        """Artifacts that look like malicious look-alikes of popular ones, highest score first,
+        from the recorded downloads (per account, over time) and search/view appearances."""
+        from tmr.safety import confusion
+
+        self.interest.flush()
+        with self.db.read() as s:
+            repo = ProtectionRepository(s)
+            index = repo.artifact_index()
+            downloads = [d for d in repo.downloads(limit=500_000) if d.allowed]
+            seen = repo.interest()
+        entries = [
+            confusion.Entry(aid, name, type_, created, owner, _hub_owner(hub_key))
+            for aid, name, type_, created, owner, hub_key in index
+        ]
+        found = confusion.audit(
+            entries,
+            [confusion.Download(d.artifact_id, d.user_name, d.at) for d in downloads],
+            [confusion.Seen(e.artifact_id, e.user_name, e.at) for e in seen],
+            threshold,
+        )
+        return [
+            ConfusionResult(
+                f.artifact.id,
+                f.artifact.name,
+                f.artifact.type,
+                f.score,
+                (f.looks_like.id, f.looks_like.name, f.looks_like.type) if f.looks_like else None,
+                f.reasons,
+            )
+            for f in found
+        ]
+
+
+def validate_monitor_program(program: str, limit: int) -> str:
+    """``program`` if it may be a sensitive model's monitor: JavaScript text of at most
+    ``limit`` bytes."""
+    if len(program.encode()) > limit:
+        raise TooLarge(f"a monitoring program may be at most {limit} bytes")
+    if not program.strip():
+        raise BadRequest("the monitoring program is empty")
+    if "\x00" in program:
+        raise BadRequest("the monitoring program must be JavaScript text (found a NUL byte)")
+    return program
 
 
 def monitor_runtime(settings: Settings) -> dict[str, str | int | float | bool]:
@@ -534,8 +579,8 @@ class InterestBuffer:
     FLUSH_EVENTS = 500
     FLUSH_SECONDS = 5.0
 
-    def __init__(self, registry: Registry) -> None:
-        self.reg = registry
+    def __init__(self, db: Database) -> None:
+        self.db = db
         self._lock = threading.Lock()
         self._events: list[InterestEvent] = []
         self._since = time.monotonic()
@@ -577,59 +622,12 @@ class InterestBuffer:
         if not events:
             return
         try:
-            with self.reg.db.transaction() as s:
+            with self.db.transaction() as s:
                 ids = list({e.artifact_id for e in events})
                 known = ArtifactRepository(s).existing(ids)
                 ProtectionRepository(s).add_interest(e for e in events if e.artifact_id in known)
         except Exception as exc:  # noqa: BLE001 - losing a batch of statistics is acceptable
             log.warning("could not record %d search/view events: %s", len(events), exc)
-
-
-_buffers: dict[int, InterestBuffer] = {}
-_buffers_lock = threading.Lock()
-
-
-def interest_buffer(registry: Registry) -> InterestBuffer:
-    with _buffers_lock:
-        buf = _buffers.get(id(registry))
-        if buf is None or buf.reg is not registry:
-            buf = _buffers[id(registry)] = InterestBuffer(registry)
-        return buf
-
-
-# --- the package-confusion audit ---------------------------------------------------------------
-def confusion_audit(registry: Registry, threshold: float) -> list[ConfusionResult]:
-    """Artifacts that look like malicious look-alikes of popular ones, highest score first,
-    from the recorded downloads (per account, over time) and search/view appearances."""
-    from tmr.safety import confusion
-
-    interest_buffer(registry).flush()
-    with registry.db.read() as s:
-        repo = ProtectionRepository(s)
-        index = repo.artifact_index()
-        downloads = [d for d in repo.downloads(limit=500_000) if d.allowed]
-        seen = repo.interest()
-    entries = [
-        confusion.Entry(aid, name, type_, created, owner, _hub_owner(hub_key))
-        for aid, name, type_, created, owner, hub_key in index
-    ]
-    found = confusion.audit(
-        entries,
-        [confusion.Download(d.artifact_id, d.user_name, d.at) for d in downloads],
-        [confusion.Seen(e.artifact_id, e.user_name, e.at) for e in seen],
-        threshold,
-    )
-    return [
-        ConfusionResult(
-            f.artifact.id,
-            f.artifact.name,
-            f.artifact.type,
-            f.score,
-            (f.looks_like.id, f.looks_like.name, f.looks_like.type) if f.looks_like else None,
-            f.reasons,
-        )
-        for f in found
-    ]
 
 
 @dataclass(frozen=True)

@@ -12,35 +12,11 @@ from tmr.domain.artifact import Artifact, ArtifactType
 from tmr.domain.rating import Rating
 from tmr.domain.snapshot import Snapshot
 from tmr.errors import NotFound
+from tmr.metrics.gate import GatePolicy
 from tmr.metrics.sandbox import SandboxConfig
 from tmr.services.keys import parent_key
-from tmr.services.registry import Registry
 from tmr.storage.db.artifacts import ArtifactRepository
-
-
-def parent_scores(registry: Registry, snapshot: Snapshot) -> list[float]:
-    """Current net scores of the snapshot's declared parents that are in the registry and rated."""
-    keys = [k for k in (parent_key(p.name) for p in snapshot.parents) if k]
-    if not keys:
-        return []
-    with registry.db.read() as s:
-        repo = ArtifactRepository(s)
-        ids: list[str] = []
-        for key in keys:
-            ids += [a.id for a in repo.resolve_key(key, ArtifactType.model)]
-        memo: dict[str, Rating | None] = {}
-        ratings = [current_rating(repo, i, memo, ()) for i in dict.fromkeys(ids)]
-    return [r.net_score for r in ratings if r is not None]
-
-
-def declared_parent_ids(registry: Registry, snapshot: Snapshot) -> list[str]:
-    """Registered models the snapshot's declared parents resolve to."""
-    keys = [k for k in (parent_key(p.name) for p in snapshot.parents) if k]
-    with registry.db.read() as s:
-        repo = ArtifactRepository(s)
-        ids = [a.id for key in keys for a in repo.resolve_key(key, ArtifactType.model)]
-    return list(dict.fromkeys(ids))
-
+from tmr.storage.db.engine import Database
 
 MAX_ANCESTORS = 50
 
@@ -109,25 +85,6 @@ def current_rating(
     return memo[artifact_id]
 
 
-def rate_snapshot(
-    registry: Registry, snapshot: Snapshot, name: str, local_files: dict[str, Path] | None = None
-) -> Rating:
-    """Rate ``snapshot``; ``local_files`` (the model's small files already on disk) are staged as
-    an offline Hugging Face cache when the sandbox runs the card's examples."""
-    from tmr.metrics.runner import RatingInput, rate_model
-
-    return rate_model(
-        RatingInput(
-            snapshot=snapshot,
-            name=name,
-            parent_scores=parent_scores(registry, snapshot),
-            ancestor_licenses=_ancestor_licenses(registry, snapshot),
-            sandbox=sandbox_config(registry.settings),
-            local_files=dict(local_files or {}),
-        )
-    )
-
-
 def sandbox_config(settings: Settings) -> SandboxConfig | None:
     """The sandbox is the default when the needed Python is there: ``TMR_SANDBOX_PYTHON`` if set,
     else this interpreter when it has the libraries model cards' examples use
@@ -146,41 +103,88 @@ def sandbox_config(settings: Settings) -> SandboxConfig | None:
 SANDBOX_LIBRARIES = ("huggingface_hub", "transformers")
 
 
-def _ancestor_licenses(registry: Registry, snapshot: Snapshot) -> list[tuple[str, str | None]]:
-    parents = declared_parent_ids(registry, snapshot)
-    if not parents:
-        return []
-    with registry.db.read() as s:
-        return ancestor_licenses(ArtifactRepository(s), parents)
+class RatingService:
+    """Rates snapshots with the metric runner; serves stored ratings and their evidence with the
+    gate's decision, judged by the same policy ingestion uses."""
 
+    def __init__(self, db: Database, gate: GatePolicy, sandbox: SandboxConfig | None) -> None:
+        self.db = db
+        self.gate = gate
+        self.sandbox = sandbox
 
-def stored_rating(registry: Registry, artifact_id: str) -> tuple[Artifact, Rating]:
-    """The model and its stored rating (404 for an unknown id, a non-model, or no rating)."""
-    with registry.db.read() as s:
-        repo = ArtifactRepository(s)
-        artifact = repo.get_or_404(artifact_id, ArtifactType.model)
-        rating = current_rating(repo, artifact_id, {}, ())
-    if rating is None:
-        raise NotFound(f"model {artifact_id} has no rating yet")
-    return artifact, rating
+    def rate(
+        self, snapshot: Snapshot, name: str, local_files: dict[str, Path] | None = None
+    ) -> Rating:
+        """Rate ``snapshot``; ``local_files`` (the model's small files already on disk) are staged
+        as an offline Hugging Face cache when the sandbox runs the card's examples."""
+        from tmr.metrics.runner import RatingInput, rate_model
 
+        return rate_model(
+            RatingInput(
+                snapshot=snapshot,
+                name=name,
+                parent_scores=self.parent_scores(snapshot),
+                ancestor_licenses=self._ancestor_licenses(snapshot),
+                sandbox=self.sandbox,
+                local_files=dict(local_files or {}),
+            )
+        )
 
-def explanation(registry: Registry, artifact_id: str) -> dict[str, Any]:
-    """Evidence behind every metric, with the gate's decision exactly as ingestion makes it."""
-    from tmr.metrics.runner import explain
+    def parent_scores(self, snapshot: Snapshot) -> list[float]:
+        """Current net scores of the snapshot's declared parents that are registered and rated."""
+        keys = [k for k in (parent_key(p.name) for p in snapshot.parents) if k]
+        if not keys:
+            return []
+        with self.db.read() as s:
+            repo = ArtifactRepository(s)
+            ids: list[str] = []
+            for key in keys:
+                ids += [a.id for a in repo.resolve_key(key, ArtifactType.model)]
+            memo: dict[str, Rating | None] = {}
+            ratings = [current_rating(repo, i, memo, ()) for i in dict.fromkeys(ids)]
+        return [r.net_score for r in ratings if r is not None]
 
-    artifact, rating = stored_rating(registry, artifact_id)
-    with registry.db.read() as s:
-        source = ArtifactRepository(s).source(artifact_id) or "huggingface"
-    decision = registry.gate.evaluate(rating, source)
-    body = explain(rating)
-    body["gate"] = {
-        **registry.gate.describe(),
-        "applies": decision.enabled,
-        "accepted": decision.accepted,
-        "would_accept": not decision.failures,
-    }
-    body["gate_failures"] = [
-        {"metric": f.metric, "score": f.score, "reason": f.reason} for f in decision.failures
-    ]
-    return body
+    def declared_parent_ids(self, snapshot: Snapshot) -> list[str]:
+        """Registered models the snapshot's declared parents resolve to."""
+        keys = [k for k in (parent_key(p.name) for p in snapshot.parents) if k]
+        with self.db.read() as s:
+            repo = ArtifactRepository(s)
+            ids = [a.id for key in keys for a in repo.resolve_key(key, ArtifactType.model)]
+        return list(dict.fromkeys(ids))
+
+    def _ancestor_licenses(self, snapshot: Snapshot) -> list[tuple[str, str | None]]:
+        parents = self.declared_parent_ids(snapshot)
+        if not parents:
+            return []
+        with self.db.read() as s:
+            return ancestor_licenses(ArtifactRepository(s), parents)
+
+    def stored(self, artifact_id: str) -> tuple[Artifact, Rating]:
+        """The model and its stored rating (404 for an unknown id, a non-model, or no rating)."""
+        with self.db.read() as s:
+            repo = ArtifactRepository(s)
+            artifact = repo.get_or_404(artifact_id, ArtifactType.model)
+            rating = current_rating(repo, artifact_id, {}, ())
+        if rating is None:
+            raise NotFound(f"model {artifact_id} has no rating yet")
+        return artifact, rating
+
+    def explanation(self, artifact_id: str) -> dict[str, Any]:
+        """Evidence behind every metric, with the gate's decision exactly as ingestion makes it."""
+        from tmr.metrics.runner import explain
+
+        _, rating = self.stored(artifact_id)
+        with self.db.read() as s:
+            source = ArtifactRepository(s).source(artifact_id) or "huggingface"
+        decision = self.gate.evaluate(rating, source)
+        body = explain(rating)
+        body["gate"] = {
+            **self.gate.describe(),
+            "applies": decision.enabled,
+            "accepted": decision.accepted,
+            "would_accept": not decision.failures,
+        }
+        body["gate_failures"] = [
+            {"metric": f.metric, "score": f.score, "reason": f.reason} for f in decision.failures
+        ]
+        return body

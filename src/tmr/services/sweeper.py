@@ -21,10 +21,12 @@ import os
 import shutil
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
-from tmr.services.registry import Registry
+from tmr.storage.blobs import BlobStore
 from tmr.storage.bundles import ALL_BUNDLES
 from tmr.storage.db.artifacts import ArtifactRepository
+from tmr.storage.db.engine import Database
 
 log = logging.getLogger("tmr.sweeper")
 
@@ -41,11 +43,13 @@ class SweepReport:
 
 
 class Sweeper:
-    def __init__(self, registry: Registry, grace_seconds: float | None = None) -> None:
-        self.reg = registry
-        self.grace = (
-            registry.settings.sweep_grace_seconds if grace_seconds is None else grace_seconds
-        )
+    def __init__(
+        self, db: Database, blobs: BlobStore, work_dir: Path, grace_seconds: float
+    ) -> None:
+        self.db = db
+        self.blobs = blobs
+        self.work_dir = work_dir
+        self.grace = grace_seconds
 
     def sweep(self) -> SweepReport:
         cutoff = time.time() - self.grace
@@ -67,21 +71,21 @@ class Sweeper:
         removed = 0
         current: str | None = None
         referenced: set[str] = set()
-        for info in self.reg.blobs.list(ALL_BUNDLES):
+        for info in self.blobs.list(ALL_BUNDLES):
             if info.modified is None or info.modified >= cutoff:
                 continue  # young (maybe an upload in progress), or of unknown age: kept
             artifact_id = info.key[len(ALL_BUNDLES) :].split("/", 1)[0]
             if artifact_id != current:
                 current = artifact_id
-                with self.reg.db.read() as s:
+                with self.db.read() as s:
                     referenced = ArtifactRepository(s).blob_keys(artifact_id)
             if info.key not in referenced:
-                self.reg.blobs.delete(info.key)
+                self.blobs.delete(info.key)
                 removed += 1
         return removed
 
     def _work_folders(self, cutoff: float) -> int:
-        work = self.reg.settings.data_dir / "work"
+        work = self.work_dir
         removed = 0
         try:
             entries = list(os.scandir(work))
@@ -101,7 +105,7 @@ class Sweeper:
         return removed
 
     def _staging(self, cutoff: float) -> int:
-        sweep = getattr(self.reg.blobs, "sweep_staging", None)
+        sweep = getattr(self.blobs, "sweep_staging", None)
         return int(sweep(cutoff)) if callable(sweep) else 0
 
 

@@ -9,7 +9,7 @@ from tmr.domain.files import StoredFile
 from tmr.errors import BadRequest
 from tmr.services.ingest import IngestService, Prepared, snapshot_version
 from tmr.services.keys import upload_key
-from tmr.services.protections import ProtectionService
+from tmr.services.protections import validate_monitor_program
 from tmr.services.registry import Registry
 from tmr.sources.upload import bundle_snapshot, extract_bundle
 from tmr.storage.bundles import classify
@@ -30,7 +30,7 @@ def register_upload(
     if (sensitive or monitor is not None) and type_ != ArtifactType.model:
         raise BadRequest("only models can be sensitive or carry a monitoring program")
     if monitor is not None:
-        monitor = ProtectionService(registry).validate_program(monitor)
+        monitor = validate_monitor_program(monitor, registry.settings.monitor_program_max_bytes)
     extracted = extract_bundle(zip_path, dest, registry.settings)
     chosen = name or Path(filename).stem
     url = f"upload://{user.name}/{filename}"
