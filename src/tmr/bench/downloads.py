@@ -401,6 +401,7 @@ def format_result(result: Result) -> str:
                 f"  {side:8s}: {s['mb_per_s']:8.1f} MB/s  {s['flows_per_s']:6.1f} flows/s  "
                 f"mean {s['mean_ms']:.0f} ms  median {s['median_ms']:.0f} ms  "
                 f"p99 {s['p99_ms']:.0f} ms  server CPU {s['server_cpu_s_per_gb']:.2f} s/GB  "
+                f"load generator {s['client_cores']:.2f} cores  "
                 f"({s['flows']} flows, {s['errors']} errors)"
             )
     if "throughput_ratio" in d:

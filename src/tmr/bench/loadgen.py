@@ -2,9 +2,12 @@
 
 Each client keeps one keep-alive connection per host, and a flow is the contract's two steps:
 ``GET /artifacts/model/{id}`` (JSON, with the token), then ``GET`` of its ``download_url`` (the
-signed link, no token), following one redirect (S3 presigned URLs). Bodies are read with
-``recv_into`` a reused buffer and thrown away, so the client costs little more than the kernel's
-copy and the server is what is measured. Latency is per flow (both requests).
+signed link, no token), following one redirect (S3 presigned URLs). Bodies that are not kept
+are discarded in the kernel (``recv`` with ``MSG_TRUNC``, which TCP sockets on Linux honour by
+dropping the bytes without copying them to user space): with a plain ``recv_into`` the client
+core spent more CPU per GB copying the bytes out (0.27 s/GB, measured) than nginx spent sending
+them (0.2 s/GB), so the load generator, not the server, capped both sides. Latency is per flow
+(both requests).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import json
 import socket
 import statistics
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +23,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 BUFFER = 1 << 20
+# Linux: TCP discards the received bytes instead of copying them (tcp(7)); elsewhere a copy.
+DISCARD = getattr(socket, "MSG_TRUNC", 0) if sys.platform == "linux" else 0
 
 
 class HttpError(Exception):
@@ -95,8 +101,9 @@ class Client:
         conn.pending = b""
         got = len(rest)
         body = [rest] if keep else None
+        flags = 0 if keep else DISCARD
         while got < length:
-            n = conn.sock.recv_into(self._view, min(BUFFER, length - got))
+            n = conn.sock.recv_into(self._view, min(BUFFER, length - got), flags)
             if n == 0:
                 raise HttpError("connection closed mid-body")
             if body is not None:
@@ -119,6 +126,7 @@ class FlowStats:
     seconds: float = 0.0
     first_error: str = ""
     server_cpu: float = 0.0  # CPU seconds the server's processes used meanwhile, when measured
+    client_cpu: float = 0.0  # CPU seconds this load generator used meanwhile
 
     def merge(self, other: FlowStats) -> None:
         self.latencies += other.latencies
@@ -126,6 +134,7 @@ class FlowStats:
         self.errors += other.errors
         self.seconds += other.seconds
         self.server_cpu += other.server_cpu
+        self.client_cpu += other.client_cpu
         self.first_error = self.first_error or other.first_error
 
     @property
@@ -162,6 +171,8 @@ class FlowStats:
             "server_cpu_s_per_gb": round(self.server_cpu / (self.bytes / 1e9), 3)
             if self.bytes and self.server_cpu
             else 0.0,
+            # near 1.0: the load generator's core was saturated and the figure measures it
+            "client_cores": round(self.client_cpu / self.seconds, 2) if self.seconds else 0.0,
         }
 
 
@@ -221,10 +232,12 @@ def run_flows(
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(clients)]
     for t in threads:
         t.start()
+    cpu_before = time.process_time()
     began = time.perf_counter()
     deadline[0] = began + seconds
     start.wait()
     for t in threads:
         t.join()
     stats.seconds = time.perf_counter() - began
+    stats.client_cpu = time.process_time() - cpu_before
     return stats
