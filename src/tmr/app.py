@@ -11,6 +11,7 @@ from tmr.api import (
     artifacts,
     auth,
     downloads,
+    groups,
     health,
     models,
     prometheus,
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
         uploads,
         downloads,
         protections,
+        groups,
         prometheus,
     ):
         app.include_router(module.router)

@@ -18,6 +18,7 @@ from tmr.services.activity import ActivityLog
 from tmr.services.auth import AuthService
 from tmr.services.catalog import CatalogService
 from tmr.services.cost import CostService
+from tmr.services.group_execution import sweep_groups
 from tmr.services.health import HealthService
 from tmr.services.license_check import LicenseCheckService
 from tmr.services.lineage import LineageService
@@ -114,5 +115,11 @@ def build_services(registry: Registry) -> Services:
         license_check=LicenseCheckService(db, registry.upstream),
         protections=protections,
         health=health,
-        sweeper=Sweeper(db, registry.blobs, registry.work_dir, settings.sweep_grace_seconds),
+        sweeper=Sweeper(
+            db,
+            registry.blobs,
+            registry.work_dir,
+            settings.sweep_grace_seconds,
+            groups=functools.partial(sweep_groups, registry),
+        ),
     )

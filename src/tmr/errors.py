@@ -13,6 +13,7 @@ TmrError (500: a bug)
 │   └── UpstreamNotFound        the upstream repository does not exist
 ├── Conflict (409)
 │   └── UnsafeContent           reactivating a model while an unsafe file is still stored
+├── Gone (410)                  an atomic group that expired before it was executed
 ├── TooLarge (413)
 ├── Unprocessable (422)
 ├── Locked (423)
@@ -92,6 +93,11 @@ class Conflict(TmrError):
 
 class UnsafeContent(Conflict):
     code = "unsafe_content"
+
+
+class Gone(TmrError):
+    status_code = 410
+    code = "gone"
 
 
 class TooLarge(TmrError):

@@ -8,7 +8,9 @@ has an entry) and asserted one by one:
 - a valid token without the permission is 401 with a message naming it;
 - a valid token with it (administrators hold every permission) is let through (any other
   status: the request itself may be a 400/404 on purpose, so nothing is changed);
-- update, delete and audit of an artifact also need its owner or an administrator (401 else).
+- update, delete and audit of an artifact also need its owner or an administrator (401 else),
+  and a group's routes its creator or an administrator (the cells' group stays empty and open:
+  the appended commands are refused with 404/400, executing it is 400).
 
 One app serves the whole module; state-changing cells that are let through get their own
 artifact or token, so cells do not depend on each other's order.
@@ -68,6 +70,7 @@ class World:
         self.c = client
         self.headers: dict[str, dict[str, str]] = {}
         self.model_id = ""
+        self.group_id = ""
 
     def login(self, name: str, password: str = PASSWORD, is_admin: bool = False) -> str:
         r = self.c.put(
@@ -115,9 +118,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 )
                 assert r.status_code == 201, r.text
                 w.headers[name] = {"X-Authorization": w.login(name)}
-            w.model_id = str(
-                upload(c, w.headers["owner"], "model", name="owned")["metadata"]["id"]
-            )
+            w.model_id = str(upload(c, w.headers["owner"], "model", name="owned")["metadata"]["id"])
+            r = c.post("/groups", headers=w.headers["owner"])  # an empty group: cells never run it
+            assert r.status_code == 201, r.text
+            w.group_id = str(r.json()["id"])
             w.headers["no_token"] = {}
             w.headers["garbage"] = {"X-Authorization": "bearer not-a-real-token"}
             exhausted, expired, revoked = (w.login("perm_search") for _ in range(3))
@@ -140,6 +144,7 @@ def _request(world: World, method: str, template: str, principal: str, allowed: 
         .replace("{name}", "nobody-here")
         .replace("{token_id}", "00000000")
         .replace("{path:path}", "README.md")
+        .replace("{group_id}", world.group_id)
     )
     headers = dict(world.headers[principal])
     if allowed and (method, template) in FRESH_TOKEN and principal in VALID:
@@ -163,7 +168,13 @@ def _request(world: World, method: str, template: str, principal: str, allowed: 
         ("PUT", "/artifact/{artifact_type}/{id}/lifecycle"): {"state": "active"},  # no change
         ("PUT", "/artifact/model/{id}/sensitive"): {"sensitive": False},  # no change
         ("PUT", "/artifact/model/{id}/monitor"): {"program": "process.exit(0);\n"},
+        # a command on an artifact that does not exist: 404 for those let through
+        ("POST", "/groups/{group_id}/commands"): {"op": "delete", "type": "model", "id": "0"},
     }
+    if (method, template) == ("POST", "/groups/{group_id}/commands/upload"):
+        return world.c.post(  # not a zip: 400 for those let through
+            path, headers=headers, data={"type": "model"}, files={"file": ("x.zip", b"no zip")}
+        )
     body = bodies.get((method, template))
     return world.c.request(method, path, headers=headers, json=body)
 

@@ -3,11 +3,12 @@
 Pure ASGI, outermost but for the request log: a declared ``Content-Length`` above the route's
 limit is answered 413 without reading a byte; a body without one (chunked) is counted as it
 streams and cut off at the limit. JSON routes get ``TMR_MAX_BODY_BYTES`` (1 MiB); the upload
-route gets ``TMR_MAX_UPLOAD_BYTES`` plus room for the multipart envelope. Access control
-(tmr.api.permissions) runs inside this, before the router: a body is read only after its token
-is accepted, so an unauthenticated upload is refused before anything is read or written. (A
-refused request's unread body is drained by the server, not buffered: memory stays flat;
-closing instead would reset the connection before many clients read the answer.)
+routes (also a group's upload command) get ``TMR_MAX_UPLOAD_BYTES`` plus room for the multipart
+envelope. Access control (tmr.api.permissions) runs inside this, before the router: a body is
+read only after its token is accepted, so an unauthenticated upload is refused before anything
+is read or written. (A refused request's unread body is drained by the server, not buffered:
+memory stays flat; closing instead would reset the connection before many clients read the
+answer.)
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import re
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-UPLOAD_PATH = re.compile(r"^/artifact/[^/]+/upload/?$")
+UPLOAD_PATH = re.compile(r"^(/artifact/[^/]+/upload|/groups/[^/]+/commands/upload)/?$")
 MULTIPART_SLACK = 1024 * 1024  # boundaries, part headers and the optional name field
 
 

@@ -48,6 +48,7 @@ LEVELS = (PUBLIC, AUTHENTICATED, *PERMISSIONS)
 _ART = "/artifacts/{artifact_type}/{id}"
 _ONE = "/artifact/{artifact_type}/{id}"
 _MODEL = "/artifact/model/{id}"
+_GROUP = "/groups/{group_id}"
 
 # (method, path template) -> what the caller needs. Keep it sorted by resource.
 ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
@@ -110,6 +111,14 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
     ("GET", f"{_MODEL}/monitor"): SEARCH,
     ("PUT", f"{_MODEL}/monitor"): UPLOAD,
     ("DELETE", f"{_MODEL}/monitor"): UPLOAD,
+    # atomic groups (REQUIREMENTS §1.7): the creator or an admin; commands also need what the
+    # single operation needs (owner or admin of an artifact updated or deleted)
+    ("POST", "/groups"): UPLOAD,
+    ("GET", "/groups"): UPLOAD,
+    ("GET", _GROUP): UPLOAD,
+    ("POST", f"{_GROUP}/commands"): UPLOAD,
+    ("POST", f"{_GROUP}/commands/upload"): UPLOAD,
+    ("POST", f"{_GROUP}/execute"): UPLOAD,
     # downloads
     ("GET", "/download/{id}"): DOWNLOAD,
     ("GET", "/download/{id}/parts"): DOWNLOAD,
@@ -136,6 +145,11 @@ OWNER_OR_ADMIN: frozenset[tuple[str, str]] = frozenset(
         ("PUT", f"{_MODEL}/sensitive"),
         ("PUT", f"{_MODEL}/monitor"),
         ("DELETE", f"{_MODEL}/monitor"),
+        # a group's owner is the user who opened it
+        ("GET", _GROUP),
+        ("POST", f"{_GROUP}/commands"),
+        ("POST", f"{_GROUP}/commands/upload"),
+        ("POST", f"{_GROUP}/execute"),
     }
 )
 

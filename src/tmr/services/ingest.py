@@ -12,6 +12,7 @@ import logging
 import secrets
 import shutil
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -121,6 +122,23 @@ class IngestService:
         *,
         sensitive: bool = False,
     ) -> Artifact:
+        prepared = self.prepare_registration(type_, url, name, user, sensitive=sensitive)
+        try:
+            return self._store_new(prepared, user)
+        finally:
+            self.discard(prepared)
+
+    def prepare_registration(
+        self,
+        type_: ArtifactType,
+        url: str,
+        name: str | None,
+        user: User,
+        *,
+        sensitive: bool = False,
+    ) -> Prepared:
+        """Fetch, copy small files locally, rate and gate; nothing stored yet (``discard`` the
+        result's local files when done)."""
         if sensitive and type_ != ArtifactType.model:
             raise BadRequest("only models can be sensitive")
         if name is not None:
@@ -137,34 +155,50 @@ class IngestService:
         try:
             self._prefetch_small_files(prepared)
             self._rate_and_gate(prepared, user)  # the sandbox runs examples against these files
-            return self._store_new(prepared, user)
-        finally:
-            self._discard_local(prepared)
+        except BaseException:
+            self.discard(prepared)
+            raise
+        return prepared
 
     def register_prepared(self, prepared: Prepared, user: User) -> Artifact:
         """Store an artifact whose files are already local (uploads)."""
+        self.rate_prepared(prepared, user)
+        return self._store_new(prepared, user)
+
+    def rate_prepared(self, prepared: Prepared, user: User) -> None:
+        """Check the name, rate a model and pass it through the ingest gate (uploads)."""
         check_artifact_name(prepared.name)
         self._rate_and_gate(prepared, user)
-        return self._store_new(prepared, user)
 
     def update_url(
         self, type_: ArtifactType, artifact_id: str, name: str, url: str, user: User
     ) -> Artifact:
+        current, prepared = self.prepare_update(type_, artifact_id, name, url, user)
+        try:
+            return self._store_update(current, prepared, user)
+        finally:
+            self.discard(prepared)
+
+    def prepare_update(
+        self, type_: ArtifactType, artifact_id: str, name: str | None, url: str, user: User
+    ) -> tuple[Artifact, Prepared]:
+        """The artifact as it is and its new contents, rated and gated; nothing stored yet."""
         with self.reg.db.read() as s:
             current = ArtifactRepository(s).get_or_404(artifact_id, type_)
         require_owner(self.reg, user, current, "update")
-        if current.name != name:
+        if name is not None and current.name != name:
             raise BadRequest(
                 f"name {name!r} does not match artifact {artifact_id} (named {current.name!r})"
             )
         snapshot = self.reg.fetch_snapshot(url, type_.value, self.reg.settings)
-        prepared = self._prepare(type_, name, url, snapshot)
+        prepared = self._prepare(type_, current.name, url, snapshot)
         try:
             self._prefetch_small_files(prepared)
             self._rate_and_gate(prepared, user)
-            return self._store_update(current, prepared, user)
-        finally:
-            self._discard_local(prepared)
+        except BaseException:
+            self.discard(prepared)
+            raise
+        return current, prepared
 
     # --- steps --------------------------------------------------------------------------
     def _refuse_duplicate(self, type_: ArtifactType, url: str, name: str) -> None:
@@ -254,15 +288,25 @@ class IngestService:
         ]
 
     @staticmethod
-    def _discard_local(prepared: Prepared) -> None:
+    def discard(prepared: Prepared) -> None:
+        """Remove the local copies ``prepare_*`` made (prefetched files)."""
         parents = {p.parent for p in prepared.local_files.values()}
         for folder in parents:
             if folder.name.startswith("prefetch-"):
                 shutil.rmtree(folder, ignore_errors=True)
 
-    def _put_blobs(self, artifact_id: str, prepared: Prepared) -> tuple[str, list[StoredFile]]:
+    def stage(
+        self,
+        artifact_id: str,
+        prepared: Prepared,
+        before_put: Callable[[str], None] | None = None,
+    ) -> tuple[str, list[StoredFile]]:
+        """Copy the local files into the blob store under a fresh generation prefix (deleted
+        again if a copy fails); ``before_put`` is told the prefix before the first copy."""
         generation = secrets.token_hex(6)
         prefix = files_prefix(artifact_id, generation)
+        if before_put is not None:
+            before_put(prefix)
         files = []
         try:
             for f in prepared.files:
@@ -277,9 +321,9 @@ class IngestService:
             raise
         return prefix, files
 
-    def _store_new(self, prepared: Prepared, user: User) -> Artifact:
+    def new_artifact(self, prepared: Prepared, user: User) -> Artifact:
         now = datetime.now(UTC)
-        artifact = Artifact(
+        return Artifact(
             id=new_artifact_id(),
             name=prepared.name,
             type=prepared.type,
@@ -290,25 +334,14 @@ class IngestService:
             version=prepared.version,
             created_by=user.name,
         )
+
+    def _store_new(self, prepared: Prepared, user: User) -> Artifact:
+        artifact = self.new_artifact(prepared, user)
         scans = scan_local_files(prepared.local_files)
-        prefix, files = self._put_blobs(artifact.id, prepared)
+        prefix, files = self.stage(artifact.id, prepared)
         try:
             with self.reg.db.transaction() as s:
-                repo = ArtifactRepository(s)
-                if prepared.unique:
-                    _refuse_duplicate_in(repo, prepared.type, prepared.url, prepared.name)
-                repo.add(
-                    artifact,
-                    source=prepared.snapshot.source,
-                    hub_key=prepared.hub_key,
-                    snapshot=prepared.snapshot,
-                    search_text=search_text(prepared.name, prepared.snapshot),
-                )
-                self._write_contents(repo, artifact.id, prepared, files)
-                AuditRepository(s, self.reg.audit_key).append(
-                    AuditEntry.now(artifact, user, AuditAction.CREATE)
-                )
-                self._write_protections(s, artifact, prepared, scans, user)
+                self.write_new(s, artifact, prepared, files, scans, user)
         except BaseException:
             self.reg.blobs.delete_prefix(prefix)
             raise
@@ -321,46 +354,92 @@ class IngestService:
         )
         return artifact
 
+    def write_new(
+        self,
+        s: Session,
+        artifact: Artifact,
+        prepared: Prepared,
+        files: list[StoredFile],
+        scans: list[FileScan],
+        user: User,
+        detail: str | None = None,
+    ) -> None:
+        """Every row of a new artifact and its CREATE entry, in the caller's transaction."""
+        repo = ArtifactRepository(s)
+        if prepared.unique:
+            _refuse_duplicate_in(repo, prepared.type, prepared.url, prepared.name)
+        repo.add(
+            artifact,
+            source=prepared.snapshot.source,
+            hub_key=prepared.hub_key,
+            snapshot=prepared.snapshot,
+            search_text=search_text(prepared.name, prepared.snapshot),
+        )
+        self._write_contents(repo, artifact.id, prepared, files)
+        AuditRepository(s, self.reg.audit_key).append(
+            AuditEntry.now(artifact, user, AuditAction.CREATE, detail)
+        )
+        self._write_protections(s, artifact, prepared, scans, user)
+
     def _store_update(self, current: Artifact, prepared: Prepared, user: User) -> Artifact:
         scans = scan_local_files(prepared.local_files)
-        prefix, files = self._put_blobs(current.id, prepared)
+        prefix, files = self.stage(current.id, prepared)
         try:
             with self.reg.db.transaction() as s:
-                repo = ArtifactRepository(s)
-                old_keys = [f.blob_key for f in repo.files(current.id) if f.blob_key]
-                if not repo.exists(current.id):
-                    raise NotFound(f"artifact {current.id} was deleted during the update")
-                repo.replace_contents(
-                    current.id,
-                    url=prepared.url,
-                    source=prepared.snapshot.source,
-                    hub_key=prepared.hub_key,
-                    version=prepared.version,
-                    size_bytes=prepared.snapshot.total_bytes,
-                    snapshot=prepared.snapshot,
-                    search_text=search_text(prepared.name, prepared.snapshot),
-                )
-                self._write_contents(repo, current.id, prepared, files)
-                AuditRepository(s, self.reg.audit_key).append(
-                    AuditEntry.now(current, user, AuditAction.UPDATE)
-                )
-                self._write_protections(s, current, prepared, scans, user)
+                old_keys = self.write_update(s, current, prepared, files, scans, user)
         except BaseException:  # the old version stays; the new blobs go
             self.reg.blobs.delete_prefix(prefix)
             raise
+        self.delete_superseded(current.id, old_keys)
+        with self.reg.db.read() as s:
+            updated = ArtifactRepository(s).get(current.id)
+        assert updated is not None
+        return updated
+
+    def write_update(
+        self,
+        s: Session,
+        current: Artifact,
+        prepared: Prepared,
+        files: list[StoredFile],
+        scans: list[FileScan],
+        user: User,
+        detail: str | None = None,
+    ) -> list[str]:
+        """Replace an artifact's contents and write its UPDATE entry in the caller's
+        transaction; returns the old version's blob keys (delete them after the commit)."""
+        repo = ArtifactRepository(s)
+        old_keys = [f.blob_key for f in repo.files(current.id) if f.blob_key]
+        if not repo.exists(current.id):
+            raise NotFound(f"artifact {current.id} was deleted during the update")
+        repo.replace_contents(
+            current.id,
+            url=prepared.url,
+            source=prepared.snapshot.source,
+            hub_key=prepared.hub_key,
+            version=prepared.version,
+            size_bytes=prepared.snapshot.total_bytes,
+            snapshot=prepared.snapshot,
+            search_text=search_text(prepared.name, prepared.snapshot),
+        )
+        self._write_contents(repo, current.id, prepared, files)
+        AuditRepository(s, self.reg.audit_key).append(
+            AuditEntry.now(current, user, AuditAction.UPDATE, detail)
+        )
+        self._write_protections(s, current, prepared, scans, user)
+        return old_keys
+
+    def delete_superseded(self, artifact_id: str, old_keys: list[str]) -> None:
+        """After an update's commit: the old version's blobs and materialised zips."""
         for key in old_keys:  # the old version's blobs, now unreferenced
             try:
                 self.reg.blobs.delete(key)
             except TmrError as exc:
                 log.warning("could not delete old blob %s: %s", key, exc.message)
         try:  # materialised zips of the old version (their digests no longer match anyway)
-            self.reg.blobs.delete_prefix(bundles_prefix(current.id))
+            self.reg.blobs.delete_prefix(bundles_prefix(artifact_id))
         except TmrError as exc:
-            log.warning("could not delete old bundles of %s: %s", current.id, exc.message)
-        with self.reg.db.read() as s:
-            updated = ArtifactRepository(s).get(current.id)
-        assert updated is not None
-        return updated
+            log.warning("could not delete old bundles of %s: %s", artifact_id, exc.message)
 
     def _write_protections(
         self, s: Session, artifact: Artifact, prepared: Prepared, scans: list[FileScan], user: User

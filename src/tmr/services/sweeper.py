@@ -12,6 +12,11 @@ A blob is removed only if no committed file row points to it, checked against th
 after the listing, per artifact. Nothing ever repoints a row at an existing blob (every write
 goes to a fresh generation), so a blob that is unreferenced and older than the grace period can
 never become referenced: the sweep never removes a blob a committed row points to.
+
+Atomic groups need no grace: a group whose executor stopped renewing its heartbeat for
+``TMR_GROUP_LEASE_SECONDS`` is failed (its commit is conditional on still executing, so it can
+never commit afterwards) and the prefixes it staged are deleted, as are the superseded prefixes a
+committed group did not get to delete and the kept zips of finished groups.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,34 +42,46 @@ class SweepReport:
     blobs: int = 0
     work_folders: int = 0
     staging: int = 0
+    groups: int = 0  # blob prefixes and kept zips of atomic groups (services/group_execution)
 
     @property
     def total(self) -> int:
-        return self.blobs + self.work_folders + self.staging
+        return self.blobs + self.work_folders + self.staging + self.groups
 
 
 class Sweeper:
     def __init__(
-        self, db: Database, blobs: BlobStore, work_dir: Path, grace_seconds: float
+        self,
+        db: Database,
+        blobs: BlobStore,
+        work_dir: Path,
+        grace_seconds: float,
+        groups: Callable[[], int] | None = None,
     ) -> None:
+        """``groups``: the atomic groups' own sweep (services/group_execution.sweep_groups)."""
         self.db = db
+        self.groups = groups
         self.blobs = blobs
         self.work_dir = work_dir
         self.grace = grace_seconds
 
     def sweep(self) -> SweepReport:
         cutoff = time.time() - self.grace
+        groups = self.groups() if self.groups is not None else 0  # fails dead executions first
         report = SweepReport(
+            groups=groups,
             blobs=self._orphan_blobs(cutoff),
             work_folders=self._work_folders(cutoff),
             staging=self._staging(cutoff),
         )
         if report.total:
             log.info(
-                "swept crash leftovers: %d blobs, %d work folders, %d staging files",
+                "swept crash leftovers: %d blobs, %d work folders, %d staging files, "
+                "%d group leftovers",
                 report.blobs,
                 report.work_folders,
                 report.staging,
+                report.groups,
             )
         return report
 

@@ -27,6 +27,25 @@ def register_upload(
     sensitive: bool = False,
     monitor: str | None = None,
 ) -> Artifact:
+    prepared = prepare_upload(
+        registry, type_, zip_path, dest, filename, name, user, sensitive=sensitive, monitor=monitor
+    )
+    return IngestService(registry).register_prepared(prepared, user)
+
+
+def prepare_upload(
+    registry: Registry,
+    type_: ArtifactType,
+    zip_path: Path,
+    dest: Path,
+    filename: str,
+    name: str | None,
+    user: User,
+    *,
+    sensitive: bool = False,
+    monitor: str | None = None,
+) -> Prepared:
+    """Extract the zip safely and describe it like an ingested repository (not rated yet)."""
     if (sensitive or monitor is not None) and type_ != ArtifactType.model:
         raise BadRequest("only models can be sensitive or carry a monitoring program")
     if monitor is not None:
@@ -35,7 +54,7 @@ def register_upload(
     chosen = name or Path(filename).stem
     url = f"upload://{user.name}/{filename}"
     snapshot = bundle_snapshot(extracted, url, chosen, repo_type=type_.value)
-    prepared = Prepared(
+    return Prepared(
         type=type_,
         name=chosen,
         url=url,
@@ -51,4 +70,3 @@ def register_upload(
         sensitive=sensitive or monitor is not None,
         monitor=monitor,
     )
-    return IngestService(registry).register_prepared(prepared, user)

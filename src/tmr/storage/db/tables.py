@@ -134,7 +134,6 @@ class TokenRow(Base):
     __table_args__ = (Index("ix_tokens_token_id", "token_id", unique=True),)
 
 
-
 # --- protections (issue 9): weight scans, lifecycle, sensitive models, download history -----
 
 
@@ -291,3 +290,56 @@ class AuditCheckpointRow(Base):
     base: Mapped[str] = mapped_column(String(64), nullable=False)  # prev of the first entry
     head: Mapped[str] = mapped_column(String(64), nullable=False)
     mac: Mapped[str] = mapped_column(String(64), nullable=False)
+
+
+class GroupRow(Base):
+    """An atomic group (REQUIREMENTS §1.7); ``updated_at`` is the executor's heartbeat."""
+
+    __tablename__ = "artifact_groups"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_by: Mapped[str] = mapped_column(String(256), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    reason: Mapped[str | None] = mapped_column(Text)
+    results: Mapped[str | None] = mapped_column(Text)  # JSON, once committed
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+    __table_args__ = (
+        Index("ix_groups_status_expires", "status", "expires_at"),
+        Index("ix_groups_created_by", "created_by", "created_at"),
+    )
+
+
+class GroupCommandRow(Base):
+    __tablename__ = "group_commands"
+
+    group_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("artifact_groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    op: Mapped[str] = mapped_column(String(16), nullable=False)
+    artifact_type: Mapped[str] = mapped_column(String(16), nullable=False)
+    artifact_id: Mapped[str | None] = mapped_column(String(64))
+    url: Mapped[str | None] = mapped_column(Text)
+    name: Mapped[str | None] = mapped_column(String(512))
+    filename: Mapped[str | None] = mapped_column(String(512))
+    blob_key: Mapped[str | None] = mapped_column(String(1200))
+    sensitive: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=false()
+    )
+
+
+class GroupBlobRow(Base):
+    """Blob prefixes a group must delete: staged generations until its commit (then they are
+    referenced and the row goes), superseded ones after it. What a dead executor leaves here
+    the sweeper deletes."""
+
+    __tablename__ = "group_blobs"
+
+    group_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("artifact_groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    prefix: Mapped[str] = mapped_column(String(1200), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16), nullable=False)  # staged | superseded
