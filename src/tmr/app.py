@@ -23,6 +23,7 @@ from tmr.api.errors import error_response, install_error_handlers
 from tmr.api.lifecycle import lifespan_for
 from tmr.api.middleware import RequestLogMiddleware
 from tmr.api.permissions import AccessControlMiddleware, check_table
+from tmr.api.workload_runner import reference_workload
 from tmr.composition import build_registry, build_services
 from tmr.config import Settings, load_settings
 from tmr.domain.security import SecurityAction
@@ -55,7 +56,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     )
     app.state.registry = registry
     app.state.services = services
-    app.state.workloads = WorkloadJobs()
+    app.state.workloads = WorkloadJobs(reference_workload)
     app.state.http_metrics = prometheus.HttpMetrics()
     install_error_handlers(app)
     for module in (

@@ -3,7 +3,9 @@ sizes, /health/dashboard, the admins' log lines, the workload and Prometheus /me
 
 from __future__ import annotations
 
+import io
 import time
+import zipfile
 
 import pytest
 from fastapi.testclient import TestClient
@@ -52,6 +54,15 @@ def test_download_parts_lists_sizes_per_part(client, auth):
     assert by_part["weights"]["bytes"] == 4096 and by_part["weights"]["files"] == 1
     assert by_part["all"]["bytes"] >= by_part["weights"]["bytes"] + by_part["card"]["bytes"]
     assert client.get("/download/123/parts", headers=auth).status_code == 404
+    # Each part carries its own signed link, fetched without a token (the browser navigates to it).
+    weights = client.get(by_part["weights"]["download_url"])
+    assert weights.status_code == 200, weights.text
+    assert "weights" in weights.headers["content-disposition"]
+    with zipfile.ZipFile(io.BytesIO(weights.content)) as z:
+        assert [n for n in z.namelist() if not n.endswith("/")]
+    # A link signed for one part does not open another.
+    other = by_part["card"]["download_url"].replace("part=card", "part=weights")
+    assert client.get(other).status_code == 403
 
 
 def test_dashboard_series_and_routes(client, auth):
@@ -129,32 +140,41 @@ def test_metrics_for_prometheus(client, auth):
     assert "/download/" + made["metadata"]["id"] not in text  # templates, never raw paths
 
 
-def test_workload_is_admin_only_and_reports_its_result(client, auth):
-    made = upload(client, auth, name="Tiny-LLM")
+def test_workload_runs_the_reference_code_is_admin_only_and_reports_its_result(client, auth):
+    from tmr.api.workload_runner import reference_workload
+
+    # The button runs tmr bench downloads' own code (tests/web drives it against a real server).
+    assert client.app.state.workloads.runner is reference_workload
     seen: list[tuple[WorkloadSpec, str]] = []
 
     def runner(spec, base_url, token, progress):  # type: ignore[no-untyped-def]
         seen.append((spec, token))
-        for i in range(spec.clients):
-            progress(i + 1, spec.clients)
-        return WorkloadResult(spec.clients, 0, 0.5, 10, spec.clients / 0.5, 5.0, 4.0, 9.0)
+        assert client.get("/users/me", headers={"X-Authorization": token}).status_code == 200
+        for i in range(3):
+            progress("seeding", i + 1, 3)
+        progress("downloading", 0, int(spec.seconds))
+        return WorkloadResult(12, 0, 0.5, 1200, 24.0, 0.0, 5.0, 4.0, 9.0)
 
     client.app.state.workloads.runner = runner
     assert client.get("/health/workload", headers=auth).status_code == 404
-    started = client.post("/health/workload", headers=auth, json={"clients": 3, "part": "card"})
-    assert started.status_code == 202 and started.json()["total"] == 3
+    started = client.post("/health/workload", headers=auth, json={})
+    assert started.status_code == 202 and started.json()["spec"] == {
+        "models": 500, "clients": 100, "seconds": 10.0  # the reference experiment by default
+    }  # fmt: skip
     deadline = time.time() + 10
     while (job := client.get("/health/workload", headers=auth).json())["state"] == "running":
         assert time.time() < deadline
         time.sleep(0.05)
-    assert job["state"] == "finished" and job["done"] == 3
-    assert job["result"]["throughput_per_second"] == 6.0
+    assert job["state"] == "finished" and job["phase"] == "done"
+    assert job["result"]["throughput_per_second"] == 24.0 and job["result"]["p99_ms"] == 9.0
     spec, token = seen[0]
-    assert spec.artifact_id == made["metadata"]["id"] and spec.part == "card"
+    assert spec == WorkloadSpec(500, 100, 10.0)
     assert token != auth["X-Authorization"]  # its own token, not the admin's
-    missing = client.post("/health/workload", headers=auth, json={"artifact_name": "nothing"})
-    assert missing.status_code == 404 and "register it first" in missing.json()["message"]
-    assert client.post("/health/workload", headers=auth, json={"clients": 0}).status_code == 400
+    assert client.get("/users/me", headers={"X-Authorization": token}).status_code == 403
+    small = client.post("/health/workload", headers=auth, json={"models": 20, "clients": 5})
+    assert small.status_code == 202 and small.json()["spec"]["clients"] == 5
+    for bad in ({"clients": 0}, {"models": 0}, {"seconds": 1000}):
+        assert client.post("/health/workload", headers=auth, json=bad).status_code == 400
     client.post("/users", headers=auth, json={"name": "u2", "password": "password-2"})
     user = {"X-Authorization": login(client, "u2", "password-2", False)}
     assert client.post("/health/workload", headers=user, json={}).status_code == 401

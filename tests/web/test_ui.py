@@ -202,15 +202,21 @@ def test_rating_chart_evidence_and_lineage_graph(page, registry_url, axe_source)
 def test_download_a_part(page, registry_url, axe_source):
     sign_in(page, registry_url)
     _open(page, registry_url, "acme-classifier")
-    button = page.get_by_role("button", name=re.compile(r"^Download Weights"))
+    # A link to the part's signed URL: the browser streams the file to disk (no fetch into memory).
+    link = page.get_by_role("link", name=re.compile(r"^Download Weights"))
+    href = link.get_attribute("href")
+    assert "signature=" in href and "part=weights" in href
     with page.expect_download() as info:
-        button.click()
+        link.click()
     download = info.value
     assert download.suggested_filename == "acme-classifier-weights.zip"
     with zipfile.ZipFile(io.BytesIO(open(download.path(), "rb").read())) as z:
         names = z.namelist()
         assert any(n.endswith(".safetensors") or n.endswith(".bin") for n in names), names
-    page.locator(".ok-box", has_text="Saved acme-classifier-weights.zip").wait_for()
+    page.locator(".ok-box", has_text="Download of Weights (3.0 MB) started").wait_for()
+    # The same link works without a token (copied to curl), and is refused once tampered with.
+    assert httpx.get(href, timeout=60).status_code == 200
+    assert httpx.get(href.replace("part=weights", "part=all"), timeout=60).status_code == 403
     check_a11y(page, axe_source, "downloaded")
 
 
@@ -239,7 +245,7 @@ def test_protections_lifecycle_monitor_history_and_confusion_audit(page, registr
     )
     monitor.get_by_role("button", name="Add program").click()
     _expect(page)(monitor).to_contain_text("Uploaded by ece30861defaultadminuser")
-    page.get_by_role("button", name=re.compile(r"^Download Model card")).click()
+    page.get_by_role("link", name=re.compile(r"^Download Model card")).click()
     refusal = page.locator("section[aria-labelledby=sec-download] .error-box")
     _expect(page)(refusal).to_contain_text("are paused")
     check_a11y(page, axe_source, "download refused")
@@ -320,7 +326,18 @@ def test_user_administration_and_permission_shaped_pages(
     assert all(u["name"] != "reader" for u in api.get("/users").json())
 
 
-def test_health_dashboard_logs_and_workload(page, registry_url, axe_source):
+def _model_count(api: httpx.Client) -> int:
+    count, offset = 0, None
+    while True:
+        r = api.post("/artifacts", params={"offset": offset} if offset else None,
+                     json=[{"name": "*", "types": ["model"]}])  # fmt: skip
+        count += len(r.json())
+        offset = r.headers.get("offset")
+        if not offset:
+            return count
+
+
+def test_health_dashboard_logs_and_workload(page, registry_url, api, axe_source):
     sign_in(page, registry_url)
     nav(page, "Health").click()
     page.get_by_role("heading", name="Health", exact=True).wait_for()
@@ -361,18 +378,31 @@ def test_health_dashboard_logs_and_workload(page, registry_url, axe_source):
         arg=rid,
     )
     check_a11y(page, axe_source, "dashboard")
-    # The workload at a small scale: 4 clients x 2 downloads of Tiny-LLM's card.
-    page.get_by_label("Clients").fill("4")
-    page.get_by_label("Downloads per client").fill("2")
-    page.get_by_label("Part").select_option("card")
+    # The workload: tmr bench downloads' own code, here at a small scale (the defaults are the
+    # reference 500 models and 100 clients): the registry is seeded to 30 models, then 5 clients
+    # run the download flow on Tiny-LLM for 3 seconds.
+    assert page.get_by_label("Models in the registry").input_value() == "500"
+    assert page.get_by_label("Clients").input_value() == "100"
+    page.get_by_label("Models in the registry").fill("0")
     page.get_by_role("button", name="Run download workload").click()
+    _expect(page)(page.locator(".field-error:visible")).to_contain_text("HTTP 400")
+    assert page.get_by_label("Models in the registry").get_attribute("aria-invalid") == "true"
+    before = _model_count(api)
+    assert before < 30
+    page.get_by_label("Models in the registry").fill("30")
+    page.get_by_label("Clients").fill("5")
+    page.get_by_label("Seconds").fill("3")
+    page.get_by_role("button", name="Run download workload").click()
+    _expect(page)(page.locator(".progress")).to_contain_text("Downloading:", timeout=120_000)
     result = page.get_by_role("table", name="Workload result")
-    result.wait_for(timeout=60_000)
+    result.wait_for(timeout=120_000)
     text = result.inner_text()
-    assert "8 (0 failed)" in text
+    assert "30 models, 5 clients" in text
+    assert re.search(r"Downloads\s+[1-9]\d* \(0 failed\)", text), text
     assert re.search(r"Throughput\s+[\d.]+ downloads/s", text)
     for row in ("Mean latency", "Median latency", "p99 latency"):
         assert row in text
+    assert _model_count(api) == 30
     check_a11y(page, axe_source, "workload finished")
 
 

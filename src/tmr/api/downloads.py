@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import iterate_in_threadpool
 
 from tmr.api.artifacts import IdPath
-from tmr.api.deps import AUTH_HEADER_DOC, RegistryDep, UserDep, current_user
+from tmr.api.deps import AUTH_HEADER_DOC, LinksDep, RegistryDep, current_user
 from tmr.api.permissions import DOWNLOAD, require
 from tmr.domain.artifact import User
 from tmr.errors import NotFound
@@ -75,6 +75,10 @@ class PartSize(BaseModel):
     part: str
     files: int
     bytes: int = Field(description="sum of the files' sizes (the zip adds a small overhead)")
+    download_url: str = Field(
+        description="a signed, expiring link to this part's zip (no token needed; the web "
+        "interface navigates to it so the browser streams the file to disk)"
+    )
 
 
 @router.get(
@@ -83,9 +87,14 @@ class PartSize(BaseModel):
     responses={400: {}, 403: {}, 404: {}},
     summary="Each download part of an artifact with its file count and size",
 )
-async def download_parts(registry: RegistryDep, user: UserDep, id: IdPath) -> list[PartSize]:
+async def download_parts(
+    registry: RegistryDep, links: LinksDep, id: IdPath
+) -> list[PartSize]:
     sizes = await run_in_threadpool(DownloadService(registry).part_sizes, id)
-    return [PartSize(part=part, files=files, bytes=size) for part, files, size in sizes]
+    return [
+        PartSize(part=part, files=files, bytes=size, download_url=links.bundle(id, part))
+        for part, files, size in sizes
+    ]
 
 
 async def _who(

@@ -117,6 +117,78 @@ def run_workload(
     return run_flows(label, lambda _: url, {"X-Authorization": token}, clients, seconds)
 
 
+def model_names(base: str, token: str) -> list[str]:
+    """The names of every model registered at ``base`` (the contract's enumeration, paged)."""
+    names: list[str] = []
+    offset: str | None = None
+    with httpx.Client(timeout=120, headers={"X-Authorization": token}) as c:
+        while True:
+            r = c.post(f"{base}/artifacts", params={"offset": offset} if offset else None,
+                       json=[{"name": "*", "types": ["model"]}])  # fmt: skip
+            r.raise_for_status()
+            names += [str(m["name"]) for m in r.json()]
+            offset = r.headers.get("offset")
+            if not offset:
+                return names
+
+
+def seed_models(
+    base: str, token: str, count: int, progress: Callable[[int, int], None] | None = None,
+    workers: int = 4,
+) -> str:  # fmt: skip
+    """Make the registry at ``base`` hold at least ``count`` models, Tiny-LLM among them, by
+    uploading only what is missing (Tiny-LLM as ``register_models`` does, then small models);
+    return the id of the model named Tiny-LLM. ``progress(done, missing)`` after each upload."""
+    headers = {"X-Authorization": token}
+    names = model_names(base, token)
+    found = httpx.get(f"{base}/artifact/byName/Tiny-LLM", headers=headers, timeout=60)
+    tiny_models = [a for a in found.json() if a.get("type") == "model"] if found.is_success else []
+    missing = max(0, count - len(names) - (0 if tiny_models else 1))
+    taken = set(names)
+    fresh = (f"bench-model-{i}" for i in range(1, 10**9) if f"bench-model-{i}" not in taken)
+    wanted = [next(fresh) for _ in range(missing)]
+    total = missing + (0 if tiny_models else 1)
+    done = 0
+
+    def upload(name: str) -> str:
+        nonlocal done
+        body = tiny_llm_zip() if name == "Tiny-LLM" else small_model_zip(len(name))
+        with httpx.Client(timeout=300) as c:
+            r = c.post(f"{base}/artifact/model/upload", headers=headers, data={"name": name},
+                       files={"file": (f"{name}.zip", body, "application/zip")})  # fmt: skip
+        if r.status_code != 201:
+            raise RuntimeError(f"registering {name} failed: {r.status_code} {r.text[:200]}")
+        done += 1
+        if progress:
+            progress(done, total)
+        return str(r.json()["metadata"]["id"])
+
+    tiny = str(tiny_models[0]["id"]) if tiny_models else upload("Tiny-LLM")
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(upload, wanted))
+    return tiny
+
+
+def run_on_registry(
+    base: str, token: str, models: int = 500, clients: int = 100, seconds: float = 10.0,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> FlowStats:  # fmt: skip
+    """The reference experiment's registry side against a registry that is already up (the
+    dashboard's workload button): seed it to ``models`` models if it has fewer, fetch
+    Tiny-LLM's bundle once (materialising it, as ``experiment`` does), then ``run_workload``.
+    ``progress(phase, done, total)``: ``seeding`` per upload, ``downloading`` once at the start."""
+    tiny = seed_models(base, token, models,
+                       (lambda d, t: progress("seeding", d, t)) if progress else None)  # fmt: skip
+    meta = httpx.get(f"{base}/artifacts/model/{tiny}",
+                     headers={"X-Authorization": token}, timeout=60).json()  # fmt: skip
+    with httpx.stream("GET", meta["data"]["download_url"], timeout=300) as r:
+        for _ in r.iter_bytes(1 << 20):
+            pass
+    if progress:
+        progress("downloading", 0, int(seconds))
+    return run_workload(base, token, tiny, clients, seconds)
+
+
 # -- the servers of the experiment --------------------------------------------------------------
 
 

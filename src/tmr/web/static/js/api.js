@@ -140,32 +140,3 @@ export function uploadWithProgress(path, form, onProgress) {
     xhr.send(form);
   });
 }
-
-/** Download a part with progress, then hand it to the browser as a file. */
-export async function downloadWithProgress(path, query, expectedBytes, onProgress) {
-  const { response } = await call("GET", path, { query, raw: true });
-  const reader = response.body.getReader();
-  const chunks = [];
-  let received = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    received += value.length;
-    onProgress(received, expectedBytes);
-  }
-  const disposition = response.headers.get("content-disposition") || "";
-  const star = /filename\*=UTF-8''([^;]+)/i.exec(disposition);
-  const plain = /filename="?([^";]+)"?/i.exec(disposition);
-  const filename = star ? decodeURIComponent(star[1]) : plain ? plain[1] : "download.zip";
-  const blob = new Blob(chunks, { type: response.headers.get("content-type") || "application/zip" });
-  const url = URL.createObjectURL(blob);
-  const a = document.createElement("a");
-  a.href = url;
-  a.download = filename;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 60_000);
-  return { filename, bytes: received };
-}

@@ -1,6 +1,6 @@
 // One artifact: metadata, downloads per part, rating chart with evidence, lineage graph, cost,
 // license check, audit trail, update and delete.
-import { api, ApiError, downloadWithProgress, session } from "./api.js";
+import { api, ApiError, session } from "./api.js";
 import { downloadHistoryCard, lifecycleCard, monitorCard, stateBadge } from "./protections.js";
 import {
   announce, bytes, clear, clearFieldError, confirmDialog, errorBox, field, fmt, h, loadChart,
@@ -38,7 +38,7 @@ export async function render(root, type, id) {
     h("p", {}, h("a", { href: "#/" }, "← All artifacts")),
     titleWithBadge(metadata.name, typeBadge(metadata.type)),
     ...[securityBanner(data.security)].filter(Boolean),
-    h("div", { class: "grid" }, metaCard(metadata, data), downloadCard(metadata)),
+    h("div", { class: "grid" }, metaCard(metadata, data), downloadCard(metadata, data.security)),
     sections,
   );
   if (type === "model") sections.append(ratingCard(id), lineageCard(id), licenseCard(id));
@@ -77,7 +77,10 @@ function metaCard(m, d) {
     h("dt", {}, "Download URL"), h("dd", { class: "mono" }, d.download_url || "–")));
 }
 
-function downloadCard(m) {
+const PART_LABELS = { all: "Everything", weights: "Weights", card: "Model card and docs", datasets: "Linked datasets", code: "Linked code" };
+const FRESH_MS = 20 * 60_000; // signed links last at least an hour; older ones are fetched again
+
+function downloadCard(m, security) {
   const body = h("div", { class: "reserve-parts" }, h("p", { class: "muted" }, "Loading parts…"));
   const status = h("div", { class: "progress", "aria-live": "polite" });
   const card = section("Download", body, status);
@@ -85,33 +88,69 @@ function downloadCard(m) {
     clear(body).append(h("p", { class: "muted" }, "Your account cannot download (no “download” permission)."));
     return card;
   }
-  api.get(`/download/${m.id}/parts`).then((parts) => {
+  let fetched = 0;
+  const links = new Map();
+  const loadLinks = () => api.get(`/download/${m.id}/parts`).then((parts) => {
+    fetched = Date.now();
+    for (const p of parts) {
+      links.set(p.part, p.download_url);
+      const a = body.querySelector(`a[data-part="${p.part}"]`);
+      if (a) a.href = p.download_url;
+    }
+    return parts;
+  });
+  loadLinks().then((parts) => {
     clear(body);
-    const labels = { all: "Everything", weights: "Weights", card: "Model card and docs", datasets: "Linked datasets", code: "Linked code" };
     const rows = parts.map((p) => {
-      const button = h("button", { type: "button", class: "secondary", disabled: p.files === 0,
-        "aria-label": `Download ${labels[p.part] || p.part} (${bytes(p.bytes)})` }, "Download");
-      button.addEventListener("click", async () => {
+      const label = PART_LABELS[p.part] || p.part;
+      // A real link to the signed, expiring URL: the browser streams the file to disk itself
+      // (and "save link as" works); a click also watches for a refusal (see saveThrough).
+      const link = h("a", { class: "button secondary", href: p.download_url, download: "", dataset: { part: p.part },
+        "aria-label": `Download ${label} (${bytes(p.bytes)})` }, "Download");
+      link.addEventListener("click", async (e) => {
+        if (e.ctrlKey || e.metaKey || e.shiftKey || e.button !== 0) return; // the browser's own ways
+        e.preventDefault();
         clear(status);
-        const bar = h("progress", { max: Math.max(p.bytes, 1), value: 0, "aria-label": `Downloading ${p.part}` });
-        status.append(h("p", {}, `Downloading ${labels[p.part] || p.part}…`), bar);
-        setBusy(button, true, "Downloading…");
-        try {
-          const got = await downloadWithProgress(`/download/${m.id}`, { part: p.part }, p.bytes, (n) => { bar.value = Math.min(n, bar.max); });
-          clear(status).append(h("p", { class: "ok-box" }, `Saved ${got.filename} (${bytes(got.bytes)}).`));
-          announce(`Download finished: ${got.filename}.`);
-        } catch (err) {
-          clear(status).append(errorBox(err, "The download failed"));
-        } finally {
-          setBusy(button, false);
+        if (Date.now() - fetched > FRESH_MS) {
+          try { await loadLinks(); } catch (err) { status.append(errorBox(err, "The download link could not be renewed")); return; }
         }
+        const note = security && security.sensitive ? " This sensitive model's monitoring program runs first." : "";
+        status.append(h("p", { class: "ok-box" }, `Download of ${label} (${bytes(p.bytes)}) started: your browser saves it and shows its progress.${note}`));
+        announce(`Download of ${label} started.`);
+        saveThrough(links.get(p.part), (err) => {
+          clear(status).append(errorBox(err, `The registry refused the download of ${label}`));
+          announce(`The download of ${label} was refused: ${err.message}`);
+        });
       });
-      return h("tr", {}, h("td", {}, labels[p.part] || p.part), h("td", { class: "num" }, p.files),
-        h("td", { class: "num" }, bytes(p.bytes)), h("td", {}, p.files ? button : h("span", { class: "muted" }, "empty")));
+      return h("tr", {}, h("td", {}, label), h("td", { class: "num" }, p.files),
+        h("td", { class: "num" }, bytes(p.bytes)), h("td", {}, p.files ? link : h("span", { class: "muted" }, "empty")));
     });
-    body.append(table("Parts you can download", ["Part", ["Files", "num"], ["Size", "num"], "Action"], rows, { hideCaption: true }));
+    body.append(table("Parts you can download", ["Part", ["Files", "num"], ["Size", "num"], "Action"], rows, { hideCaption: true }),
+      h("p", { class: "hint" }, "Each link is signed for you and expires after an hour or two; until then it works without signing in (copy it for curl or wget)."));
   }).catch((err) => clear(body).append(errorBox(err, "The parts could not be listed")));
   return card;
+}
+
+/**
+ * Navigate a hidden frame to a signed download link: a zip becomes a browser download, streamed
+ * to disk (never held in this page's memory); a refusal (quarantine, a monitor saying no, an
+ * expired link) is a JSON document loaded in the frame, handed to onRefused as an ApiError.
+ */
+function saveThrough(url, onRefused) {
+  const frame = h("iframe", { hidden: true, title: "download", "aria-hidden": "true", tabindex: "-1" });
+  frame.addEventListener("load", () => {
+    let doc;
+    try { doc = frame.contentDocument; } catch { return; }
+    if (!doc || !doc.body || doc.location.href === "about:blank") return;
+    const text = doc.body.textContent || "";
+    const nav = frame.contentWindow.performance?.getEntriesByType?.("navigation")?.[0];
+    let data;
+    try { data = JSON.parse(text); } catch { data = { message: text.slice(0, 300) || "the download failed" }; }
+    onRefused(new ApiError(nav?.responseStatus || 0, data));
+  });
+  document.body.append(frame);
+  frame.src = url;
+  setTimeout(() => frame.remove(), 15 * 60_000);
 }
 
 function metricValue(rating, key) {

@@ -3,8 +3,8 @@
 import { api, session } from "./api.js";
 import { onLeave } from "./app.js";
 import {
-  announce, clear, errorBox, field, fmt, h, loadChart, nextTask, pageHead, selectField, setBusy,
-  table, whenVisible,
+  announce, clear, clearFieldError, errorBox, field, fmt, h, loadChart, nextTask, pageHead,
+  selectField, setBusy, showFieldError, table, whenVisible,
 } from "./ui.js";
 
 const REFRESH_MS = 10_000;
@@ -169,63 +169,78 @@ function drawRoutes(box, routes) {
 }
 
 function workloadSection() {
-  const name = field({ label: "Model name", name: "wl-name", value: "Tiny-LLM", hint: "A registered artifact every client downloads." });
-  const clients = field({ label: "Clients", name: "wl-clients", type: "number", value: "100", attrs: { min: 1, max: 500 } });
-  const per = field({ label: "Downloads per client", name: "wl-per", type: "number", value: "1", attrs: { min: 1, max: 100 } });
-  const part = selectField({ label: "Part", name: "wl-part", value: "all", options: [["all", "Everything"], ["weights", "Weights"], ["card", "Card"]] });
+  const models = field({ label: "Models in the registry", name: "wl-models", type: "number", value: "500", attrs: { min: 1, max: 2000 },
+    hint: "Uploaded first (Tiny-LLM and small models) when the registry has fewer." });
+  const clients = field({ label: "Clients", name: "wl-clients", type: "number", value: "100", attrs: { min: 1, max: 500 },
+    hint: "Concurrent clients, each downloading Tiny-LLM again and again." });
+  const seconds = field({ label: "Seconds", name: "wl-seconds", type: "number", value: "10", attrs: { min: 1, max: 120 },
+    hint: "Length of the timed run." });
+  const fields = { models, clients, seconds };
   const run = h("button", { type: "submit" }, "Run download workload");
   const progress = h("div", { class: "progress", "aria-live": "polite" });
   const result = h("div", { id: "workload-result" });
-  const form = h("form", { novalidate: true }, h("div", { class: "row" }, name.wrap, clients.wrap, per.wrap, part.wrap),
+  const form = h("form", { novalidate: true }, h("div", { class: "row" }, models.wrap, clients.wrap, seconds.wrap),
     h("div", { class: "actions" }, run), progress, result);
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     clear(result);
     clear(progress);
-    name.error.hidden = true;
+    for (const f of Object.values(fields)) clearFieldError(f);
     setBusy(run, true, "Running…");
+    let job;
     try {
-      let job = await api.post("/health/workload", {
-        artifact_name: name.input.value.trim() || "Tiny-LLM",
-        clients: Number(clients.input.value) || 100,
-        downloads_per_client: Number(per.input.value) || 1,
-        part: part.select.value,
+      // As typed (the API says what is out of range); an empty field takes the default.
+      const value = (f, fallback) => (f.input.value.trim() === "" ? fallback : Number(f.input.value));
+      job = await api.post("/health/workload", {
+        models: value(models, 500), clients: value(clients, 100), seconds: value(seconds, 10),
       });
-      const bar = h("progress", { max: job.total || 1, value: 0, "aria-label": "Workload progress" });
-      const text = h("p", {}, `0 of ${job.total} downloads`);
+    } catch (err) {
+      setBusy(run, false);
+      const key = Object.keys(fields).find((k) => new RegExp(k, "i").test(`${err.message} ${JSON.stringify(err.details || "")}`));
+      showFieldError(fields[key] || models, err);
+      return;
+    }
+    try {
+      const text = h("p", {}, "Starting…");
+      const bar = h("progress", { max: 1, value: 0, "aria-label": "Workload progress" });
       progress.append(text, bar);
       announce("Workload started.");
+      let said = "";
       while (job.state === "running") {
-        await new Promise((r) => setTimeout(r, 500));
+        await new Promise((r) => setTimeout(r, 1000));
         job = await api.get("/health/workload");
-        bar.value = job.done;
-        text.textContent = `${job.done} of ${job.total} downloads`;
+        const line = job.phase === "seeding" ? `Registering models: ${job.done} of ${job.total} uploaded.`
+          : job.phase === "downloading" ? `Downloading: ${job.done} of ${job.total} seconds.` : "Starting…";
+        text.textContent = line;
+        bar.max = Math.max(job.total, 1);
+        bar.value = Math.min(job.done, bar.max);
+        if (job.phase !== said) { said = job.phase; if (job.phase !== "starting") announce(line); }
       }
       clear(progress);
       if (job.state === "failed") {
         result.append(errorBox({ message: job.error }, "The workload failed"));
+        announce("The workload failed.");
         return;
       }
       const r = job.result;
+      const spec = job.spec;
       result.append(table("Workload result", ["Measure", ["Value", "num"]], [
-        ["Downloads", `${r.downloads} (${r.failures} failed)`], ["Time", `${fmt(r.seconds, 2)} s`],
-        ["Throughput", `${fmt(r.throughput_per_second, 1)} downloads/s`], ["Mean latency", `${fmt(r.mean_ms, 1)} ms`],
-        ["Median latency", `${fmt(r.median_ms, 1)} ms`], ["p99 latency", `${fmt(r.p99_ms, 1)} ms`],
+        ["Registry", `${spec.models} models, ${spec.clients} clients`],
+        ["Downloads", `${r.flows} (${r.errors} failed)`], ["Time", `${fmt(r.seconds, 2)} s`],
+        ["Throughput", `${fmt(r.throughput_per_second, 1)} downloads/s`], ["Data rate", `${fmt(r.mb_per_second, 1)} MB/s`],
+        ["Mean latency", `${fmt(r.mean_ms, 1)} ms`], ["Median latency", `${fmt(r.median_ms, 1)} ms`], ["p99 latency", `${fmt(r.p99_ms, 1)} ms`],
       ].map(([k, v]) => h("tr", {}, h("th", { scope: "row" }, k), h("td", { class: "num" }, v)))));
       if (r.first_error) result.append(h("p", { class: "error-box" }, `First error: ${r.first_error}`));
-      announce(`Workload finished: ${fmt(r.throughput_per_second, 1)} downloads per second, median ${fmt(r.median_ms, 0)} milliseconds.`);
+      announce(`Workload finished: ${fmt(r.throughput_per_second, 1)} downloads per second, median ${fmt(r.median_ms, 0)} milliseconds, p99 ${fmt(r.p99_ms, 0)} milliseconds.`);
     } catch (err) {
-      clear(progress);
-      name.error.hidden = false;
-      name.error.textContent = err.message;
-      name.input.setAttribute("aria-invalid", "true");
-      name.input.focus();
+      clear(progress).append(errorBox(err, "The workload's progress could not be read"));
     } finally {
       setBusy(run, false);
     }
   });
   return h("section", { class: "card", "aria-labelledby": "h-workload" }, h("h2", { id: "h-workload" }, "Download workload"),
-    h("p", { class: "muted" }, "Many clients download the same model at once from this registry; the result is throughput and mean, median and p99 latency."), form);
+    h("p", { class: "muted" }, "The reference experiment of ", h("code", {}, "tmr bench downloads"),
+      " (REQUIREMENTS §1.7) against this registry: concurrent clients each run the download flow (the artifact’s metadata, then its signed download link) on Tiny-LLM for the given time; the result is throughput and mean, median and p99 latency. Defaults: 500 models, 100 clients."), form);
 }
 
 function logSection() {
