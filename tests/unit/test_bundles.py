@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from tmr.domain.files import PARTS
 from tmr.errors import NotFound
 from tmr.storage.blobs import BlobStore, open_blob_store
 from tmr.storage.bundles import (
-    PARTS,
     ZipEntry,
     bundle_entries,
     bundle_prefix,

@@ -25,7 +25,6 @@ from tmr.domain.rating import Rating
 from tmr.domain.snapshot import Snapshot
 from tmr.errors import TmrError
 from tmr.metrics.runner import RatingInput, rate_model
-from tmr.metrics.sandbox import SandboxConfig
 
 log = logging.getLogger(__name__)
 PHASE1_METRICS = (
@@ -114,9 +113,12 @@ def rate_line(line: UrlLine, settings: Settings, errors: list[str]) -> Rating:
         except TmrError as exc:
             errors.append(f"line {line.number}: cannot fetch {kind} {url}: {exc.message}")
     add_linked(snapshot, extra)
-    sandbox = SandboxConfig(python=settings.sandbox_python) if settings.sandbox_python else None
+    from tmr.services.rating import sandbox_config  # the registry's rule: sandbox when possible
+
     return rate_model(
-        RatingInput(snapshot=snapshot, name=model_name(line.model_url), sandbox=sandbox)
+        RatingInput(
+            snapshot=snapshot, name=model_name(line.model_url), sandbox=sandbox_config(settings)
+        )
     )
 
 

@@ -18,14 +18,10 @@ from __future__ import annotations
 import math
 import time
 
-from sqlalchemy import Table, case, delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
 from tmr.config import Settings
 from tmr.errors import RateLimited
 from tmr.storage.db.engine import Database
-from tmr.storage.db.tables import LoginThrottleRow
+from tmr.storage.db.login_throttle import LoginThrottleRepository
 
 
 def _keys(name: str, address: str | None) -> list[str]:
@@ -53,15 +49,7 @@ class LoginGuard:
         """Raise RateLimited (429, Retry-After) while the account or the address is blocked."""
         now = time.time()
         with self.db.read() as s:
-            until = s.scalar(
-                select(LoginThrottleRow.blocked_until)
-                .where(
-                    LoginThrottleRow.key.in_(_keys(name, address)),
-                    LoginThrottleRow.blocked_until > now,
-                )
-                .order_by(LoginThrottleRow.blocked_until.desc())
-                .limit(1)
-            )
+            until = LoginThrottleRepository(s).blocked_until(_keys(name, address), now)
         if until is not None:
             wait = max(1, math.ceil(until - now))
             raise RateLimited(
@@ -71,45 +59,22 @@ class LoginGuard:
 
     def failed(self, name: str, address: str | None) -> None:
         now = time.time()
-        table = LoginThrottleRow.__table__
-        assert isinstance(table, Table)
-        insert = pg_insert if self.db.dialect == "postgresql" else sqlite_insert
         with self.db.transaction() as s:
+            repo = LoginThrottleRepository(s)
             for key in _keys(name, address):
-                stmt = insert(table).values(
-                    key=key, failures=1, last_failure_at=now, blocked_until=0.0
-                )
-                stale = stmt.excluded.last_failure_at - table.c.last_failure_at > self.window
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=["key"],
-                    set_={
-                        "failures": case((stale, 1), else_=table.c.failures + 1),
-                        "last_failure_at": now,
-                    },
-                )
-                s.execute(stmt)
-                row = s.get(LoginThrottleRow, key, populate_existing=True)
-                if row is not None:
-                    wait = self.backoff(row.failures)
-                    row.blocked_until = now + wait if wait > 0 else 0.0
+                wait = self.backoff(repo.count_failure(key, now, self.window))
+                repo.block(key, now + wait if wait > 0 else 0.0)
 
     def succeeded(self, name: str) -> None:
         """The account's owner proved the password: its failure count starts again."""
+        key = _keys(name, None)[0]
         with self.db.read() as s:
-            present = s.scalar(
-                select(LoginThrottleRow.key).where(LoginThrottleRow.key == _keys(name, None)[0])
-            )
-        if present is not None:
+            present = LoginThrottleRepository(s).exists(key)
+        if present:
             with self.db.transaction() as s:
-                s.execute(delete(LoginThrottleRow).where(LoginThrottleRow.key == present))
+                LoginThrottleRepository(s).forget(key)
 
     def sweep(self) -> None:
         """Forget keys whose last failure is older than the window and which are not blocked."""
-        now = time.time()
         with self.db.transaction() as s:
-            s.execute(
-                delete(LoginThrottleRow).where(
-                    LoginThrottleRow.last_failure_at < now - self.window,
-                    LoginThrottleRow.blocked_until < now,
-                )
-            )
+            LoginThrottleRepository(s).forget_stale(time.time(), self.window)

@@ -20,13 +20,10 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Literal
 
+from tmr.domain.files import PARTS, Part
 from tmr.errors import NotFound
 from tmr.storage.blobs.base import BlobStore, validate_key
-
-Part = Literal["all", "weights", "card", "datasets", "code"]
-PARTS: tuple[Part, ...] = ("all", "weights", "card", "datasets", "code")
 
 WEIGHT_SUFFIXES = frozenset(
     {
