@@ -14,6 +14,8 @@ const ROUTES = [
   { pattern: /^\/artifact\/(model|dataset|code)\/([A-Za-z0-9-]+)$/, view: () => import("./artifact.js"), needs: "search" },
   { pattern: /^\/register$/, view: () => import("./register.js"), name: "Register", nav: "#/register", needs: "upload" },
   { pattern: /^\/upload$/, view: () => import("./register.js").then((m) => ({ render: m.renderUpload })), name: "Upload", nav: "#/upload", needs: "upload" },
+  { pattern: /^\/groups$/, view: () => import("./groups.js"), name: "Groups", nav: "#/groups", needs: "upload" },
+  { pattern: /^\/groups\/([A-Za-z0-9-]+)$/, view: () => import("./groups.js").then((m) => ({ render: m.renderGroup })), needs: "upload" },
   { pattern: /^\/users$/, view: () => import("./users.js"), name: "Users", nav: "#/users", needs: "admin" },
   { pattern: /^\/audit$/, view: () => import("./protections.js"), name: "Confusion audit", nav: "#/audit", needs: "search" },
   { pattern: /^\/security$/, view: () => import("./security.js"), name: "Security log", nav: "#/security", needs: "admin" },
