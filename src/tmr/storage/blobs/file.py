@@ -89,6 +89,8 @@ class FileBlobStore:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(tmp, target)
             except (NotADirectoryError, IsADirectoryError, FileExistsError) as exc:
+                if not tmp.exists():  # the staging folder itself went away: the store failed
+                    raise self._unavailable("write", key, exc) from exc
                 # The root is fine (staging worked): a file sits where a folder must be, or back.
                 raise ValueError(f"blob key {key!r} collides with an existing key: {exc}") from exc
             except OSError as exc:
