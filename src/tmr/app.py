@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
             registry.settings.sweep_interval_seconds,
             registry.auth,
             registry.activity,
+            registry.search,
         ),
     )
     app.state.registry = registry

@@ -1,9 +1,10 @@
 """What runs when a server process starts and stops.
 
 Start: the crash-leftover sweep (tmr.services.sweeper), then again every
-``TMR_SWEEP_INTERVAL_SECONDS`` (0 turns the periodic sweep off). Stop: unused leased token calls
-go back to the database (tmr.services.token_budget) and this replica's last request records are
-written (tmr.services.activity).
+``TMR_SWEEP_INTERVAL_SECONDS`` (0 turns the periodic sweep off), and the search index is built
+in the background (tmr.services.search; a query arriving first waits for it). Stop: unused
+leased token calls go back to the database (tmr.services.token_budget) and this replica's last
+request records are written (tmr.services.activity).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from tmr.services.activity import ActivityLog
 from tmr.services.auth import AuthService
+from tmr.services.search import SearchIndex
 from tmr.services.sweeper import Sweeper
 
 log = logging.getLogger("tmr.lifecycle")
@@ -35,18 +37,32 @@ async def _sweep_forever(sweeper: Sweeper, interval: float) -> None:
         await asyncio.sleep(interval)
 
 
+async def _build_search_index(search: SearchIndex) -> None:
+    try:
+        await run_in_threadpool(search.warm)
+    except Exception:  # noqa: BLE001 - the first query builds it instead
+        log.exception("building the search index at start-up failed")
+
+
 def lifespan_for(
-    sweeper: Sweeper, sweep_interval: float, auth: AuthService, activity: ActivityLog
+    sweeper: Sweeper,
+    sweep_interval: float,
+    auth: AuthService,
+    activity: ActivityLog,
+    search: SearchIndex,
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         sweeping = asyncio.create_task(_sweep_forever(sweeper, sweep_interval))
+        indexing = asyncio.create_task(_build_search_index(search))
         try:
             yield
         finally:
             sweeping.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await sweeping
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await indexing
             await run_in_threadpool(auth.budget.release_all)
             activity.close()  # write this replica's last request records
 

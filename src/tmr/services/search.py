@@ -1,20 +1,22 @@
 """Regex search over names and READMEs that stays fast as the registry grows.
 
-Three things keep a query cheap:
-
-- **A compact search text kept apart from the snapshot rows**: the index loads only
-  ``(seq, id, name, type, search_text)``, never the snapshot JSON, and keeps it in memory, one
-  buffer per process. It is refreshed when the registry's version changes (row count, highest
-  sequence number, latest update, read in one small query): new registrations are appended
-  (only rows past the highest sequence number are read), anything else reloads it.
-- **One RE2 pass over the whole buffer**: names and texts (UTF-8 bytes, so RE2 does not
-  re-encode the text on every call) are joined with newlines and RE2
-  searches the buffer from C; a hit is mapped to its segment by bisection, confirmed on that
-  segment alone (a match may not span two segments) and the search resumes at the next
-  segment. Every segment holding a match is found, because a search that starts at or before a
-  segment stops at a match that starts no later than that segment's. Anchored patterns
-  (``^``, ``$``, ``\\A``, ``\\z``) are matched segment by segment instead.
-- **Results cached per registry version** (a small LRU of patterns).
+- **A trigram index narrows, RE2 confirms** (the way code search engines work): every artifact's
+  name and search text (lowercased, framed by NULs) are indexed by their byte trigrams, each
+  trigram holding a compressed bitmap (``pyroaring``) of the artifacts containing it. A pattern
+  is turned into an AND/OR query of trigrams every matching text must contain
+  (services/search_query.py); only the artifacts the query selects are searched by RE2. A
+  pattern with no required trigram (``\\d{4}``, ``(a|aa)+!``) is scanned in full, still in C:
+  the texts are kept in chunk buffers that RE2 searches whole, and each hit is mapped back to
+  its artifact (a match inside one artifact's span needs no second look; one spanning two is
+  confirmed on the artifact alone). Anchored patterns are matched artifact by artifact.
+- **Kept in step incrementally**: the index is per process, built once from the compact search
+  texts (never the snapshots), then follows the registry's change log: every query reads the
+  registry version (the artifacts audit chain's checkpoint and the highest row, one small
+  query), and when it moved, the chain entries past the last one seen name the artifacts that
+  were registered, updated or deleted; only those are re-read and re-indexed. A reset (the chain
+  restarts) or a broken chain rebuilds the index. So every replica answers from the committed
+  state of the database at the time of the query.
+- **Results cached per registry version** (a small LRU of patterns, dropped at any change).
 
 Every accepted pattern runs in bounded time: RE2 matches in linear time, and patterns whose
 compiled program is larger than ``MAX_PROGRAM_SIZE`` instructions (counted repetitions such as
@@ -25,23 +27,34 @@ slow NFA) are refused with 400 before any scan.
 from __future__ import annotations
 
 import bisect
+import logging
 import threading
-from collections import OrderedDict
+import time
+from collections import OrderedDict, defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import re2
-from sqlalchemy import func, select
+from pyroaring import BitMap
 
-from tmr.domain.artifact import ArtifactType
+from tmr.domain.artifact import ArtifactType, AuditAction
 from tmr.errors import InvalidRegex
+from tmr.services.search_query import Query, Trigram, required_trigrams, text_trigrams
 from tmr.storage.db.engine import Database
-from tmr.storage.db.tables import ArtifactRow
+from tmr.storage.db.search import RegistryVersion, SearchRepository, SearchRow
+
+log = logging.getLogger("tmr.search")
 
 MAX_REGEX_LENGTH = 1000
 MAX_PROGRAM_SIZE = 2000
 RE2_MAX_MEM = 8 << 20
 CACHE_PATTERNS = 256
+LOAD_BATCH = 2000  # rows read per query while building
+CHUNK_DOCS = 256  # artifacts per scan buffer (an update rewrites one buffer)
+DENSE = 0.3  # above this share of candidates a whole-buffer scan beats one call per candidate
 _ANCHORS = ("^", "$", "\\A", "\\z")
+_CHANGES = {AuditAction.CREATE.value, AuditAction.UPDATE.value, AuditAction.DELETE.value}
+_UNANCHORED = re2._re2.RE2.Anchor.UNANCHORED
 
 
 def compile_pattern(pattern: str) -> re2._Regexp:
@@ -53,8 +66,13 @@ def compile_pattern(pattern: str) -> re2._Regexp:
     options = re2.Options()
     options.max_mem = RE2_MAX_MEM
     options.log_errors = False
+    options.never_capture = True  # only "does it match" is asked: no submatch bookkeeping
     try:
-        compiled = re2.compile(pattern.encode(), options)  # matched against UTF-8 bytes
+        encoded = pattern.encode()  # matched against UTF-8 bytes
+    except UnicodeEncodeError as exc:
+        raise InvalidRegex("regex is not valid Unicode (a lone surrogate)") from exc
+    try:
+        compiled = re2.compile(encoded, options)
     except re2.error as exc:
         raise InvalidRegex(f"invalid regular expression {pattern!r}: {exc}") from exc
     except Exception as exc:  # RE2 rejects some constructs with other errors (e.g. too big)
@@ -76,126 +94,295 @@ class Hit:
     type: ArtifactType
 
 
+def _encode(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
+
+
+class _Chunk:
+    """Up to CHUNK_DOCS texts in one buffer, each followed by a newline."""
+
+    __slots__ = ("buf", "slots", "starts", "view")
+
+    def __init__(self) -> None:
+        self.slots: list[int] = []
+        self.starts: list[int] = [0]  # len(slots) + 1 offsets
+        self.buf = b""
+        self.view = memoryview(self.buf)
+
+    def set(self, slots: list[int], texts: list[bytes]) -> None:
+        self.slots = slots
+        self.starts = [0]
+        for t in texts:
+            self.starts.append(self.starts[-1] + len(t) + 1)
+        self.buf = b"".join(t + b"\n" for t in texts)
+        self.view = memoryview(self.buf)
+
+    def text(self, pos: int) -> memoryview:
+        return self.view[self.starts[pos] : self.starts[pos + 1] - 1]
+
+    def texts(self) -> list[bytes]:
+        return [bytes(self.text(p)) for p in range(len(self.slots))]
+
+
+@dataclass(slots=True)
+class _Doc:
+    hit: Hit
+    seq: int
+    chunk: _Chunk
+    pos: int
+    name_apart: bool  # the text does not start with the name: the name is searched on its own
+
+
 @dataclass
-class _Corpus:
-    version: tuple[int, int, str] = (0, 0, "")
-    max_seq: int = 0
-    hits: list[Hit] = field(default_factory=list)  # one per artifact, in seq order
-    segments: list[bytes] = field(default_factory=list)  # UTF-8 name, text, name, text, …
-    starts: list[int] = field(default_factory=list)  # offset of each segment in ``buffer``
-    buffer: bytes = b""
+class _Index:
+    """One process's index; replaced whole on a rebuild, changed in place otherwise."""
+
+    version: RegistryVersion
+    chain_seq: int  # the last audit entry applied
+    chain_hash: str  # … and its hash (the next entry must chain onto it)
+    top_seq: int = 0
+    docs: dict[int, _Doc] = field(default_factory=dict)  # slot -> artifact
+    by_id: dict[str, int] = field(default_factory=dict)
+    postings: dict[Trigram, BitMap] = field(default_factory=dict)
+    alive: BitMap = field(default_factory=BitMap)
+    apart: BitMap = field(default_factory=BitMap)  # slots whose name is not their text's start
+    chunks: list[_Chunk] = field(default_factory=list)
+    next_slot: int = 0
     cache: OrderedDict[str, list[int]] = field(default_factory=OrderedDict)
 
-    def extend(self, rows: list[tuple[int, str, str, str, str]]) -> None:
-        offset = len(self.buffer)
-        pieces = []
-        for seq, aid, name, type_, text in rows:
-            self.hits.append(Hit(aid, name, ArtifactType(type_)))
-            for segment in (name, text):
-                data = segment.encode()
-                self.segments.append(data)
-                self.starts.append(offset)
-                pieces.append(data)
-                offset += len(data) + 1
-            self.max_seq = max(self.max_seq, seq)
-        if pieces:
-            self.buffer += b"\n".join(pieces) + b"\n"
+    # --- changes --------------------------------------------------------------------------- -----
+    def add(self, rows: Iterable[SearchRow]) -> None:
+        rows = list(rows)
+        for row in rows:
+            self.remove(row.id)  # re-added below as a new slot
+        pending: defaultdict[Trigram, list[int]] = defaultdict(list)
+        grown: dict[int, tuple[_Chunk, list[int], list[bytes]]] = {}
+        for row in rows:
+            slot = self.next_slot
+            self.next_slot += 1
+            for key in text_trigrams(row.name, row.text):
+                pending[key].append(slot)
+            if not self.chunks or len(self.chunks[-1].slots) >= CHUNK_DOCS:
+                self.chunks.append(_Chunk())
+            chunk = self.chunks[-1]
+            if id(chunk) not in grown:
+                grown[id(chunk)] = (chunk, list(chunk.slots), chunk.texts())
+            _, slots, texts = grown[id(chunk)]
+            apart = not (row.text == row.name or row.text.startswith(row.name + "\n"))
+            hit = Hit(row.id, row.name, ArtifactType(row.type))
+            self.docs[slot] = _Doc(hit, row.seq, chunk, len(slots), apart)
+            slots.append(slot)
+            texts.append(_encode(row.text))
+            chunk.slots = slots  # so the "full?" test above sees the growth
+            self.by_id[row.id] = slot
+            self.alive.add(slot)
+            if apart:
+                self.apart.add(slot)
+            self.top_seq = max(self.top_seq, row.seq)
+        for chunk, slots, texts in grown.values():
+            chunk.set(slots, texts)
+        for key, slots_with_key in pending.items():
+            bitmap = self.postings.get(key)
+            if bitmap is None:
+                self.postings[key] = BitMap(slots_with_key)
+            else:
+                bitmap.update(slots_with_key)
+
+    def remove(self, artifact_id: str) -> None:
+        slot = self.by_id.pop(artifact_id, None)
+        if slot is None:
+            return
+        doc = self.docs.pop(slot)
+        chunk = doc.chunk
+        text = bytes(chunk.text(doc.pos)).decode("utf-8", "surrogatepass")
+        for key in text_trigrams(doc.hit.name, text):
+            bitmap = self.postings.get(key)
+            if bitmap is not None:
+                bitmap.discard(slot)
+                if not bitmap:
+                    del self.postings[key]
+        self.alive.discard(slot)
+        self.apart.discard(slot)
+        keep = [p for p in range(len(chunk.slots)) if chunk.slots[p] != slot]
+        texts = chunk.texts()
+        slots = [chunk.slots[p] for p in keep]
+        chunk.set(slots, [texts[p] for p in keep])
+        for pos, other in enumerate(slots):
+            self.docs[other].pos = pos
+        if not slots:
+            self.chunks.remove(chunk)
+
+    # --- queries --------------------------------------------------------------------------- -----
+    def candidates(self, query: Query) -> BitMap | None:
+        """The slots the query selects, or None for "every artifact"."""
+        if query.op == "all":
+            return None
+        if query.op == "none":
+            return BitMap()
+        empty = BitMap()
+        parts: list[BitMap | None] = [self.postings.get(t, empty) for t in query.trigrams]
+        parts.extend(self.candidates(sub) for sub in query.subs)
+        if query.op == "and":
+            known = sorted((p for p in parts if p is not None), key=len)
+            return BitMap.intersection(*known) if known else None
+        known = [p for p in parts if p is not None]
+        if len(known) < len(parts):
+            return None
+        return BitMap.union(*known) if known else BitMap()
+
+
+def _matches(raw: object, text: bytes | memoryview) -> bool:
+    return bool(raw.Match(_UNANCHORED, text, 0, len(text))[0][0] >= 0)  # type: ignore[attr-defined]
+
+
+class _Matcher:
+    """One pattern against one index: which slots match."""
+
+    def __init__(self, compiled: re2._Regexp, pattern: str, index: _Index) -> None:
+        self.raw = compiled._regexp  # the RE2 object: one call per text, no match objects
+        self.index = index
+        self.anchored = any(a in pattern for a in _ANCHORS)
+        # A name is the start of its text (then a newline), so only an end anchor can match
+        # the name without matching the text.
+        self.name_too = "$" in pattern or "\\z" in pattern
+        self.query = required_trigrams(pattern)
+
+    def run(self) -> list[int]:
+        index = self.index
+        chosen = index.candidates(self.query)
+        if chosen is not None:
+            chosen &= index.alive
+        dense = chosen is None or len(chosen) > DENSE * len(index.alive)
+        if dense and not self.anchored:
+            found = self._scan_buffers(chosen)
+        else:
+            found = [s for s in (index.alive if chosen is None else chosen) if self._doc(s)]
+        docs = index.docs
+        return sorted(found, key=lambda s: docs[s].seq)
+
+    def _doc(self, slot: int) -> bool:
+        doc = self.index.docs[slot]
+        if _matches(self.raw, doc.chunk.text(doc.pos)):
+            return True
+        return (self.name_too or doc.name_apart) and _matches(self.raw, _encode(doc.hit.name))
+
+    def _scan_buffers(self, chosen: BitMap | None) -> list[int]:
+        """Every artifact matching, by searching whole chunk buffers from C."""
+        found: list[int] = []
+        raw = self.raw
+        for chunk in self.index.chunks:
+            buf, starts, slots = chunk.view, chunk.starts, chunk.slots
+            pos, end = 0, len(buf)
+            while pos <= end:
+                (start, stop), *_ = raw.Match(_UNANCHORED, buf, pos, end)
+                if start < 0:
+                    break
+                k = bisect.bisect_right(starts, start) - 1
+                if k >= len(slots):
+                    break
+                slot = slots[k]
+                inside = stop <= starts[k + 1] - 1  # a match within one text needs no second look
+                if (chosen is None or slot in chosen) and (inside or self._doc(slot)):
+                    found.append(slot)
+                pos = starts[k + 1]
+        rest = self.index.apart - BitMap(found)
+        if chosen is not None:
+            rest &= chosen
+        found.extend(s for s in rest if self._doc(s))
+        return found
 
 
 class SearchIndex:
-    """The per-process search buffer of one database (thread-safe)."""
+    """The per-process search index of one database (thread-safe; queries take turns)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._corpus = _Corpus()
+        self._index: _Index | None = None
         self._lock = threading.Lock()
+        self.builds = 0  # whole builds so far (start-up, reset); updates and deletes add none
 
-    def _version(self) -> tuple[int, int, str]:
-        with self.db.read() as s:
-            count, top, latest = s.execute(
-                select(func.count(), func.max(ArtifactRow.seq), func.max(ArtifactRow.updated_at))
-            ).one()
-        return int(count or 0), int(top or 0), str(latest or "")
-
-    def _rows(self, after: int) -> list[tuple[int, str, str, str, str]]:
-        stmt = (
-            select(
-                ArtifactRow.seq,
-                ArtifactRow.id,
-                ArtifactRow.name,
-                ArtifactRow.type,
-                ArtifactRow.search_text,
-            )
-            .where(ArtifactRow.seq > after)
-            .order_by(ArtifactRow.seq)
-        )
-        with self.db.read() as s:
-            return [tuple(r) for r in s.execute(stmt)]  # type: ignore[misc]
-
-    def corpus(self) -> _Corpus:
-        version = self._version()
+    def warm(self) -> None:
+        """Build the index now (at start-up) rather than at the first query."""
         with self._lock:
-            current = self._corpus
-            if current.version == version:
-                return current
-            count, top, _ = version
-            if len(current.hits) < count and current.max_seq < top:
-                fresh = _Corpus(
-                    max_seq=current.max_seq,
-                    hits=list(current.hits),
-                    segments=list(current.segments),
-                    starts=list(current.starts),
-                    buffer=current.buffer,
-                )
-                fresh.extend(self._rows(current.max_seq))
-                if len(fresh.hits) != count:  # deletes happened too: start over
-                    fresh = _Corpus()
-                    fresh.extend(self._rows(0))
-            else:
-                fresh = _Corpus()
-                fresh.extend(self._rows(0))
-            fresh.version = version
-            self._corpus = fresh
-            return fresh
+            self._current()
 
     def search(self, pattern: str) -> list[Hit]:
         compiled = compile_pattern(pattern)
-        corpus = self.corpus()
         with self._lock:
-            cached = corpus.cache.get(pattern)
-            if cached is not None:
-                corpus.cache.move_to_end(pattern)
-        if cached is None:
-            cached = _scan(compiled, pattern, corpus)
-            with self._lock:
-                corpus.cache[pattern] = cached
-                while len(corpus.cache) > CACHE_PATTERNS:
-                    corpus.cache.popitem(last=False)
-        return [corpus.hits[i] for i in cached]
+            index = self._current()
+            slots = index.cache.get(pattern)
+            if slots is None:
+                slots = _Matcher(compiled, pattern, index).run()
+                index.cache[pattern] = slots
+                while len(index.cache) > CACHE_PATTERNS:
+                    index.cache.popitem(last=False)
+            else:
+                index.cache.move_to_end(pattern)
+            return [index.docs[s].hit for s in slots]
 
+    # --- keeping in step with the database ----------------------------------------------------- -
+    def _current(self) -> _Index:
+        with self.db.read() as s:
+            version = SearchRepository(s).version()
+        index = self._index
+        if index is not None and index.version == version:
+            return index
+        if (
+            index is None
+            or version.chain_base != index.version.chain_base
+            or version.chain_count < index.version.chain_count
+            or not self._follow(index, version)
+        ):
+            index = self._build(version)
+        self._index = index
+        return index
 
-def _scan(compiled: re2._Regexp, pattern: str, corpus: _Corpus) -> list[int]:
-    """Indexes (into ``corpus.hits``) of the artifacts whose name or text matches."""
-    found: list[int] = []
-    segments = corpus.segments
-    if any(a in pattern for a in _ANCHORS):
-        for i in range(0, len(segments), 2):
-            if compiled.search(segments[i]) or compiled.search(segments[i + 1]):
-                found.append(i // 2)
-        return found
-    buffer, starts = corpus.buffer, corpus.starts
-    pos, end = 0, len(buffer)
-    while pos <= end:
-        match = compiled.search(buffer, pos)
-        if match is None:
-            break
-        seg = bisect.bisect_right(starts, match.start()) - 1
-        artifact = seg // 2
-        first = artifact * 2
-        if compiled.search(segments[first]) or compiled.search(segments[first + 1]):
-            found.append(artifact)
-        nxt = first + 2
-        if nxt >= len(starts):
-            break
-        pos = starts[nxt]
-    return found
+    def _follow(self, index: _Index, version: RegistryVersion) -> bool:
+        """Apply the chain entries past the last one seen; False if the chain does not follow."""
+        with self.db.read() as s:
+            repo = SearchRepository(s)
+            entries = repo.entries_after(index.chain_seq)
+            if entries and entries[0].prev_hash != index.chain_hash:
+                return False
+            changed = list(dict.fromkeys(e.artifact_id for e in entries if e.action in _CHANGES))
+            rows = repo.rows_for(changed)
+        seen = set(changed)
+        rows.extend(r for r in self._rows_after(index.top_seq) if r.id not in seen)
+        for artifact_id in changed:
+            index.remove(artifact_id)
+        index.add(sorted(rows, key=lambda r: r.seq))
+        if entries:
+            index.chain_seq, index.chain_hash = entries[-1].seq, entries[-1].hash
+        index.version = version
+        index.cache.clear()
+        return True
+
+    def _build(self, version: RegistryVersion) -> _Index:
+        started = time.perf_counter()
+        self.builds += 1
+        with self.db.read() as s:
+            last = SearchRepository(s).last_entry()
+        chain_seq, chain_hash = last if last is not None else (0, version.chain_head)
+        index = _Index(version=version, chain_seq=chain_seq, chain_hash=chain_hash)
+        for batch in self._batches_after(0):
+            index.add(batch)
+        log.info(
+            "search index built: %d artifacts, %d trigrams, %.1f s",
+            len(index.docs),
+            len(index.postings),
+            time.perf_counter() - started,
+        )
+        return index
+
+    def _batches_after(self, seq: int) -> Iterator[list[SearchRow]]:
+        while True:
+            with self.db.read() as s:
+                batch = SearchRepository(s).rows_after(seq, LOAD_BATCH)
+            if batch:
+                yield batch
+            if len(batch) < LOAD_BATCH:
+                return
+            seq = batch[-1].seq
+
+    def _rows_after(self, seq: int) -> list[SearchRow]:
+        return [row for batch in self._batches_after(seq) for row in batch]
