@@ -74,10 +74,8 @@ def _index(docs: list[tuple[str, str]]) -> _Index:
 
 
 def _scan(pattern: str, docs: list[tuple[str, str]]) -> list[int]:
-    compiled = re2.compile(pattern.encode())
-    return [
-        i for i, (n, t) in enumerate(docs) if compiled.search(n.encode()) or compiled.search(t.encode())
-    ]  # fmt: skip
+    rx = re2.compile(pattern.encode())
+    return [i for i, (n, t) in enumerate(docs) if rx.search(n.encode()) or rx.search(t.encode())]
 
 
 def _answer(index: _Index, pattern: str) -> list[int] | None:
