@@ -3,10 +3,11 @@
 Starts the Hugging Face and GitHub replays and `tmr serve` on a fresh data dir, registers a few
 artifacts, then runs Lighthouse 12.2.3 (npm, installed into .web-tools on first use) with
 Debian's Chromium over: sign in, artifacts, an artifact page (rating chart + lineage graph),
-register and the health dashboard; mobile (Lighthouse's default: emulated phone, simulated slow
-4G and 4x CPU slowdown) and desktop presets. Each page is measured --runs times (3) and the median
-run reported, since a loaded machine skews single runs. Prints one row per page and preset and
-exits 1 when accessibility < 95 or performance < 90 anywhere.
+register, the health dashboard, the account page and the atomic groups; mobile (Lighthouse's
+default: emulated phone, simulated slow 4G and 4x CPU slowdown) and desktop presets. Each page
+is measured --runs times (3) and the median run reported, since a loaded machine skews single
+runs. Prints one row per page and preset and exits 1 when accessibility < 95 or performance < 90
+anywhere.
 
     .venv/bin/python scripts/lighthouse.py [--preset mobile|desktop|both]
 """
@@ -67,7 +68,8 @@ def main() -> int:
         made = seed(base, token)
         me = httpx.get(f"{base}/users/me", headers={"X-Authorization": token}).json()
         child = made["trained-gender"]["metadata"]["id"]
-        pages = ["/#/signin", "/#/", f"/#/artifact/model/{child}", "/#/register", "/#/health"]
+        pages = ["/#/signin", "/#/", f"/#/artifact/model/{child}", "/#/register", "/#/health",
+                 "/#/account", "/#/groups"]
         session = json.dumps({"token": token, "user": me})
         for preset in presets:
             (out / preset).mkdir(exist_ok=True)

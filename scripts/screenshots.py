@@ -72,13 +72,37 @@ def main() -> int:
             page.wait_for_function("() => window.Chart && document.querySelector('canvas')")
             page.wait_for_timeout(800)
             page.screenshot(path=str(OUT / "dashboard.png"), full_page=False)
-            page.get_by_label("Clients").fill("20")
+            # tmr bench downloads' code at a small scale (the button's defaults: 500 and 100).
+            page.get_by_label("Models in the registry").fill("30")
+            page.get_by_label("Clients").fill("10")
+            page.get_by_label("Seconds").fill("5")
             page.get_by_role("button", name="Run download workload").click()
-            page.get_by_role("table", name="Workload result").wait_for(timeout=60_000)
+            page.get_by_role("table", name="Workload result").wait_for(timeout=300_000)
             page.get_by_role("heading", name="Download workload").scroll_into_view_if_needed()
             page.locator("section[aria-labelledby=h-workload]").screenshot(
                 path=str(OUT / "workload.png")
             )
+            # Account, security log, an open atomic group with its commands.
+            page.goto(f"{base}/#/account")
+            page.get_by_role("table", name="Your tokens").wait_for()
+            page.screenshot(path=str(OUT / "account.png"))
+            page.goto(f"{base}/#/security")
+            page.get_by_role("table", name="Security events, oldest first").wait_for()
+            page.screenshot(path=str(OUT / "security-log.png"))
+            group = httpx.post(f"{base}/groups", headers=auth, timeout=60).json()["id"]
+            for command in (
+                {"op": "register", "type": "model", "name": "bert-in-a-group",
+                 "url": "https://huggingface.co/google-bert/bert-base-uncased"},
+                {"op": "register", "type": "dataset", "name": "squad-in-a-group",
+                 "url": "https://huggingface.co/datasets/rajpurkar/squad"},
+                {"op": "delete", "type": "model", "id": made["Tiny-LLM"]["metadata"]["id"]},
+            ):
+                r = httpx.post(f"{base}/groups/{group}/commands", headers=auth, json=command,
+                               timeout=60)
+                r.raise_for_status()
+            page.goto(f"{base}/#/groups/{group}")
+            page.locator("section[aria-labelledby=grp-commands] table").wait_for()
+            page.screenshot(path=str(OUT / "group.png"))
             phone = browser.new_page(viewport={"width": 390, "height": 780}, is_mobile=True)
             phone.goto(f"{base}/#/signin")
             phone.evaluate(
