@@ -122,3 +122,108 @@ def test_policy_is_built_from_settings(tmp_path):
     )
     assert failures(_rating(code_quality=0.6), policy) == [("code_quality", 0.6)]
     assert policy.evaluate(_rating(code_quality=0.6), "huggingface").accepted  # gate off
+
+
+def test_failure_reasons_and_listing_are_exact():
+    rating = _rating(bus_factor=0.123456, size_score={d: 0.25 for d in SIZE_DEVICES})
+    rating.metrics["dataset_quality"] = MetricResult(
+        name="dataset_quality", score=0.2, inconclusive=True
+    )
+    decision = GatePolicy(threshold=0.6, inconclusive="fail").evaluate(rating, "huggingface")
+    reasons = {f.metric: (f.score, f.reason) for f in decision.failures}
+    assert reasons == {
+        "bus_factor": (0.1235, "score below 0.6"),
+        "dataset_quality": (0.2, "score below 0.6 (inconclusive: no data to judge)"),
+        "size_score": (0.25, "best device below 0.6"),
+    }
+    assert decision.enabled and not decision.accepted
+    assert decision.listing == (
+        "bus_factor=0.12 (score below 0.6); "
+        "dataset_quality=0.20 (score below 0.6 (inconclusive: no data to judge)); "
+        "size_score=0.25 (best device below 0.6)"
+    )
+    assert GatePolicy().evaluate(_rating(), "huggingface").listing == ""
+
+
+def test_a_license_decided_by_an_ancestor_names_it_and_keeps_its_score():
+    rating = _rating()
+    rating.metrics["license"] = MetricResult(
+        name="license",
+        score=0.3,
+        evidence={**MIT, "decided_by": "base-model (cc-by-nc-4.0)"},
+    )
+    (failure,) = GatePolicy().evaluate(rating, "huggingface").failures
+    assert failure.metric == "license" and failure.score == 0.3
+    assert failure.reason == "the license of its ancestor base-model (cc-by-nc-4.0) decides it"
+    # the same ancestor note with a score that passes is no failure
+    rating.metrics["license"] = MetricResult(
+        name="license", score=0.5, evidence={**MIT, "decided_by": "base-model"}
+    )
+    assert GatePolicy().evaluate(rating, "huggingface").failures == []
+    # without an ancestor note a low license score is an ordinary failure
+    rating.metrics["license"] = MetricResult(name="license", score=0.3, evidence=dict(MIT))
+    assert [f.reason for f in GatePolicy().evaluate(rating, "huggingface").failures] == [
+        "score below 0.5"
+    ]
+
+
+def test_license_reasons_name_what_was_declared():
+    rating = _rating()
+    rating.metrics["license"] = MetricResult(
+        name="license", score=0.0, evidence={"declared": "", "normalized": None}
+    )
+    (failure,) = GatePolicy().evaluate(rating, "huggingface").failures
+    assert failure.reason == "no license is declared: nothing is granted"
+    rating.metrics["license"] = MetricResult(
+        name="license", score=0.8, evidence={"declared": "my-terms", "normalized": None}
+    )
+    (failure,) = GatePolicy().evaluate(rating, "huggingface").failures
+    assert (failure.score, failure.reason) == (
+        0.8,
+        "the license 'my-terms' cannot be identified by the registry",
+    )
+
+
+def test_a_web_source_failure_comes_first_and_alone_when_the_rating_passes():
+    decision = GatePolicy().evaluate(_rating(bus_factor=0.1), "web")
+    assert [(f.metric, f.score) for f in decision.failures] == [
+        ("source", 0.0),
+        ("bus_factor", 0.1),
+    ]
+    assert decision.failures[0].reason == (
+        "the URL is not a Hugging Face or GitHub repository: the source yields no evidence to rate"
+    )
+
+
+def test_metrics_missing_from_the_rating_and_low_not_applicable_ones_pass():
+    rating = _rating()
+    del rating.metrics["code_quality"]
+    rating.metrics["reviewedness"] = MetricResult(name="reviewedness", score=-1.0)
+    rating.metrics["tree_score"] = MetricResult(name="tree_score", score=0.0, applicable=False)
+    assert GatePolicy().evaluate(rating, "huggingface").failures == []
+
+
+def test_a_disabled_gate_reports_failures_but_accepts():
+    decision = GatePolicy(enabled=False).evaluate(_rating(bus_factor=0.1), "huggingface")
+    assert not decision.enabled and decision.accepted
+    assert [f.metric for f in decision.failures] == ["bus_factor"]
+    assert GatePolicy(enabled=False).applies_to("huggingface") is False
+    assert GatePolicy().applies_to("github") is True
+    assert GatePolicy().applies_to("upload") is False
+    assert GatePolicy(gate_uploads=True).applies_to("upload") is True
+
+
+@pytest.mark.parametrize(
+    ("spelling", "expected"),
+    [("fail", "fail"), ("FAIL", "fail"), ("ignore", "ignore"), ("x", "ignore")],
+)
+def test_inconclusive_setting_spellings(tmp_path, spelling, expected):
+    settings = load_settings(data_dir=tmp_path, TMR_GATE_INCONCLUSIVE=spelling)
+    policy = GatePolicy.from_settings(settings)
+    assert policy.inconclusive == expected
+    assert policy.describe() == {
+        "enabled": settings.gate_enabled,
+        "threshold": settings.gate_threshold,
+        "inconclusive": expected,
+        "gate_uploads": settings.gate_uploads,
+    }

@@ -35,8 +35,11 @@ WEIGHTS: dict[str, float] = {
 def scalar(result: MetricResult) -> float:
     """One number per metric: size_score is the mean over devices; clamped to [0, 1]."""
     score = result.score
-    value = sum(score.values()) / len(score) if isinstance(score, dict) and score else score
-    return min(1.0, max(0.0, float(value)))  # type: ignore[arg-type]
+    if isinstance(score, dict):  # no device at all counts as fitting none
+        value = sum(score.values()) / len(score) if score else 0.0
+    else:
+        value = float(score)
+    return min(1.0, max(0.0, value))
 
 
 def net_score(results: Mapping[str, MetricResult], exclude: tuple[str, ...] = ()) -> float:
