@@ -4,6 +4,7 @@ tmr serve [--host H] [--port P] [--workers N] [--server granian|uvicorn]
 tmr rate URL_FILE                 NDJSON ratings, the earlier CLI's interface
 tmr ingest URL --type T [--name N]
 tmr audit-verify                  check the keyed audit chains (read-only)
+tmr group open|add|execute|status atomic groups (tmr.commands.groups)
 tmr user add|list|passwd|disable|enable|delete   manage accounts in the database directly
 tmr bench downloads [--models 500] [--clients 100] [--seconds 10]   the reference experiment
 """
@@ -48,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     passwd.add_argument("--password-stdin", action="store_true")
     for verb in ("disable", "enable", "delete"):
         users.add_parser(verb, help=f"{verb} a user").add_argument("name")
+    from tmr.commands.groups import add_parser as add_group_parser
+
+    add_group_parser(sub)
     bench = sub.add_parser("bench", help="run a benchmark workload (bench downloads --help)")
     bench.add_argument("workload", choices=["downloads"])
     bench.add_argument("options", nargs=argparse.REMAINDER)
@@ -127,6 +131,10 @@ def main(argv: list[str] | None = None) -> int:
         from tmr.commands.admin import audit_verify
 
         return audit_verify(settings)
+    if args.command == "group":
+        from tmr.commands.groups import group_command
+
+        return group_command(args, settings)
     if args.command == "user":
         from tmr.commands.admin import user_command
 
