@@ -20,6 +20,7 @@ from tmr.api import (
 )
 from tmr.api.body_limit import BodyLimitMiddleware
 from tmr.api.errors import error_response, install_error_handlers
+from tmr.api.fastpath import FastArtifactReads
 from tmr.api.lifecycle import lifespan_for
 from tmr.api.middleware import RequestLogMiddleware
 from tmr.api.permissions import AccessControlMiddleware, check_table
@@ -38,7 +39,9 @@ explanations and user management. Authenticate with PUT /authenticate and send t
 X-Authorization."""
 
 
-def create_app(settings: Settings | None = None, registry: Registry | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, registry: Registry | None = None, fast_reads: bool = True
+) -> FastAPI:
     settings = settings or load_settings()
     configure_logging(settings.log_level, settings.log_file, settings.log_buffer_lines)
     registry = registry or build_registry(settings)
@@ -75,7 +78,14 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
         app.include_router(module.router)
     web.mount(app)
     check_table(app.routes)
-    # Innermost: authorisation runs after CORS preflights and inside the request log (ids).
+    if fast_reads:  # inside the access middleware: the token and permission are checked first
+        app.add_middleware(
+            FastArtifactReads,
+            registry=registry,
+            protections=services.protections,
+            routes=app.routes,
+        )
+    # Outside it: authorisation runs after CORS preflights and inside the request log (ids).
     app.add_middleware(
         AccessControlMiddleware,
         routes=app.routes,

@@ -50,6 +50,7 @@ def build_registry(settings: Settings) -> Registry:
         restrict(sqlite_file)
     audit_key = load_or_create_audit_key(settings.resolved_audit_key_file)
     db = Database(url)
+    db.version.staleness = settings.read_cache_seconds
     upgrade(db.engine)
     prepare_chains(db, audit_key)  # keyed chains: checkpoints exist from the first start
     blobs = open_blob_store(settings.resolved_blob_url, settings)

@@ -67,6 +67,7 @@ class Settings(BaseSettings):
     activity_flush_seconds: float = Field(default=1.0, gt=0, alias="TMR_ACTIVITY_FLUSH_SECONDS")
     signing_key_file: Path | None = Field(default=None, alias="TMR_SIGNING_KEY_FILE")
     download_url_ttl_seconds: int = Field(default=3600, alias="TMR_DOWNLOAD_URL_TTL")
+    read_cache_seconds: float = Field(default=0.5, ge=0, le=60, alias="TMR_READ_CACHE_SECONDS")
     server: str = Field(default="uvicorn", alias="TMR_SERVER")
     audit_key_file: Path | None = Field(default=None, alias="TMR_AUDIT_KEY_FILE")
     admin_password_file: Path | None = Field(default=None, alias="TMR_ADMIN_PASSWORD_FILE")

@@ -158,3 +158,27 @@ def test_two_replicas_never_exceed_a_tokens_budget(make_settings):
         except Forbidden:
             pass
     assert accepted == 60
+
+
+def test_a_token_spent_fast_renews_in_growing_leases(make_settings):
+    """A busy token takes leases of 25, 50, 100… calls (at most a quarter of what is left),
+    so thousands of requests a second cost a few renewals a second, not a hundred."""
+    from sqlalchemy import select
+
+    from tmr.composition import build_registry
+    from tmr.services.auth import token_digest
+    from tmr.storage.db.tables import TokenRow
+
+    settings = make_settings(token_max_calls=100_000)
+    registry = build_registry(settings)
+    token = registry.auth.login(ADMIN, True, PACKAGES_SPELLING)
+    for _ in range(400):
+        assert registry.auth.cached_user(token) or registry.auth.user_for_token(token)
+    digest = token_digest(token.removeprefix("bearer "))
+    with registry.db.read() as s:
+        left = s.scalar(select(TokenRow.calls_left).where(TokenRow.token_hash == digest))
+    assert left is not None
+    reserved = 100_000 - left  # spent plus what this process holds
+    assert reserved > 400 + 25  # the last lease was larger than the first
+    assert reserved <= 400 + 1000  # and never more than the largest lease beyond what was used
+    registry.db.dispose()

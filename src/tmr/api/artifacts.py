@@ -14,10 +14,11 @@ from tmr.api.deps import DownloadLinks, LinksDep, RegistryDep, ServicesDep, User
 from tmr.api.protection_schemas import ListedArtifact
 from tmr.domain.artifact import Artifact, ArtifactType, User
 from tmr.domain.files import NameQuery
+from tmr.domain.protections import ArtifactStatus, FileScan
 from tmr.errors import BadRequest
 from tmr.services.catalog import CatalogService
 from tmr.services.ingest import IngestService
-from tmr.services.protections import ProtectionService
+from tmr.services.protections import AncestorWarning, ProtectionService
 from tmr.services.search import Hit
 
 router = APIRouter(tags=["artifacts"])
@@ -65,9 +66,19 @@ def record_security(
     """What the artifact's record shows beyond the contract: lifecycle state, sensitivity,
     ancestor warnings and weight-scan verdicts (only when there is something to show). Reading
     the record counts as a view for the package-confusion audit."""
-    service = protections
-    service.record_interest(user, [a], "view")
-    status, scans, ancestors = service.record_view(a.id)
+    protections.record_interest(user, [a], "view")
+    return security_section(protections, a)
+
+
+def security_section(protections: ProtectionService, a: Artifact) -> dict[str, object] | None:
+    return security_of(*protections.record_view(a.id))
+
+
+def security_of(
+    status: ArtifactStatus, scans: Sequence[FileScan], ancestors: Sequence[AncestorWarning]
+) -> dict[str, object] | None:
+    """The record's security section (None when there is nothing to show); the same for every
+    reader, so the read cache (api/fastpath.py) keeps it per registry version."""
     warnings = [w.text() for w in ancestors]
     if status.state.value == "active" and not status.sensitive and not scans and not warnings:
         return None

@@ -49,6 +49,7 @@ from tmr.storage.db.artifacts import ArtifactRepository
 from tmr.storage.db.audit import AuditRepository
 from tmr.storage.db.engine import Database
 from tmr.storage.db.protections import ProtectionRepository
+from tmr.storage.db.versions import Tag
 
 log = logging.getLogger("tmr.protections")
 
@@ -98,19 +99,20 @@ def store_scans(
 
 
 # The deprecated/quarantined set is read by every listing and record; it changes rarely, so each
-# process keeps it for a second (its own changes drop the copy at once; other replicas' changes
-# show within FLAGGED_TTL_SECONDS).
-FLAGGED_TTL_SECONDS = 1.0
-_flagged_cache: dict[int, tuple[float, dict[str, ArtifactStatus]]] = {}
+# process keeps it for as long as the registry version stays the same (storage/db/versions.py:
+# its own changes drop the copy at once; other replicas' changes show within
+# TMR_READ_CACHE_SECONDS).
+_flagged_cache: dict[int, tuple[Tag, dict[str, ArtifactStatus]]] = {}
 
 
 def flagged_artifacts(db: Database, repo: ProtectionRepository) -> dict[str, ArtifactStatus]:
-    now = time.monotonic()
+    tag = db.version.tag()
     cached = _flagged_cache.get(id(db))
-    if cached is not None and cached[0] > now:
+    if tag is not None and cached is not None and cached[0] == tag:
         return cached[1]
+    tag = tag or db.version.poll()  # read before the set: a change meanwhile shows next time
     flagged = repo.not_active()
-    _flagged_cache[id(db)] = (now + FLAGGED_TTL_SECONDS, flagged)
+    _flagged_cache[id(db)] = (tag, flagged)
     return flagged
 
 
@@ -157,6 +159,8 @@ class ProtectionService:
         self.lineage = lineage
         self.interest = interest
         self.monitor_program_max_bytes = monitor_program_max_bytes
+        self._warnings: tuple[Mapping[str, ArtifactStatus], dict[str, list[AncestorWarning]]] | None
+        self._warnings = None
 
     def _artifact(
         self, s: Session, artifact_id: str, type_: ArtifactType | None = None
@@ -301,6 +305,20 @@ class ProtectionService:
             warnings = self._descendant_warnings(s, flagged).get(artifact_id, []) if flagged else []
         return status, scans, warnings
 
+    def record(
+        self, type_: ArtifactType, artifact_id: str
+    ) -> tuple[Artifact, ArtifactStatus, list[FileScan], list[AncestorWarning]]:
+        """An artifact of ``type_`` (NotFound else) with its status, scans and ancestor
+        warnings, in one read (what the read cache renders, api/fastpath.py)."""
+        with self.db.read() as s:
+            artifact = ArtifactRepository(s).get_or_404(artifact_id, type_)
+            repo = ProtectionRepository(s)
+            status = repo.status(artifact_id)
+            scans = repo.scans(artifact_id)
+            flagged = flagged_artifacts(self.db, repo)
+            warnings = self._descendant_warnings(s, flagged).get(artifact_id, []) if flagged else []
+        return artifact, status, scans, warnings
+
     def warnings_for(self, artifact_id: str) -> list[AncestorWarning]:
         with self.db.read() as s:
             flagged = flagged_artifacts(self.db, ProtectionRepository(s))
@@ -309,6 +327,18 @@ class ProtectionService:
             return self._descendant_warnings(s, flagged).get(artifact_id, [])
 
     def _descendant_warnings(
+        self, s: Session, flagged: Mapping[str, ArtifactStatus]
+    ) -> dict[str, list[AncestorWarning]]:
+        # The same flagged set (one object per registry version) gives the same warnings:
+        # walk the lineage once per version, not once per record read.
+        cached = self._warnings
+        if cached is not None and cached[0] is flagged:
+            return cached[1]
+        out = self._walk_descendants(s, flagged)
+        self._warnings = (flagged, out)
+        return out
+
+    def _walk_descendants(
         self, s: Session, flagged: Mapping[str, ArtifactStatus]
     ) -> dict[str, list[AncestorWarning]]:
         repo = ArtifactRepository(s)

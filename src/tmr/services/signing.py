@@ -59,10 +59,16 @@ class SignedGrant:
     expires: int
 
 
+MEMO_ENTRIES = 50_000
+
+
 class UrlSigner:
     def __init__(self, key: bytes, ttl_seconds: int) -> None:
         self._key = key
         self.ttl_seconds = ttl_seconds
+        # Links are the same for a whole expiry window: each is signed once per window (the
+        # hot read returns one per request). Bounded: past MEMO_ENTRIES it starts over.
+        self._memo: dict[tuple[str, str, str, int], str] = {}
 
     def _mac(self, artifact_id: str, part: str, user: str, expires: int) -> str:
         message = "\n".join((artifact_id, part, user, str(expires))).encode()
@@ -78,11 +84,19 @@ class UrlSigner:
         """
         ttl = max(1, self.ttl_seconds)
         expires = (int(now if now is not None else time.time()) + ttl) // ttl * ttl + ttl
+        key = (artifact_id, part, user, expires)
+        found = self._memo.get(key)
+        if found is not None:
+            return found
         fields = {"user": user, "expires": str(expires)}
         if not part.startswith("file:"):
             fields = {"part": part, **fields}
         fields["signature"] = self._mac(artifact_id, part, user, expires)
-        return urlencode(fields)
+        query = urlencode(fields)
+        if len(self._memo) >= MEMO_ENTRIES:
+            self._memo.clear()
+        self._memo[key] = query
+        return query
 
     def verify(
         self, artifact_id: str, part: str, user: str | None, expires: str | None, signature: str

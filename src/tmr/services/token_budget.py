@@ -9,6 +9,10 @@ locked read-modify-write and counts them down in memory:
   took its own lease and the last one overwrote the others: 50 clients got 630 of 1000 calls.)
 - **Leases shrink as the budget runs out** (a quarter of what is left, at most ``LEASE_CALLS``,
   at least one), so at most a few calls sit in another replica's memory when the budget ends.
+- **Leases grow with the pace**: a lease spent within ``FAST_LEASE_SECONDS`` of being taken is
+  followed by one twice its size (up to ``MAX_LEASE_CALLS``, still at most a quarter of what is
+  left), so a token serving thousands of requests a second renews a few times a second instead
+  of a hundred (issue 10's read profile: 3 % of the CPU went to renewals of 25 calls).
 - **Unused calls go back.** A lease lapses after ``LEASE_SECONDS`` (so a deleted user's or a
   revoked token's lease in another replica dies within seconds); its remainder is returned to
   the database when the lease is renewed, and every lease is returned when the process stops.
@@ -31,6 +35,8 @@ from tmr.storage.db.engine import Database
 from tmr.storage.db.users import UserRepository
 
 LEASE_CALLS = 25
+MAX_LEASE_CALLS = 1000
+FAST_LEASE_SECONDS = 1.0
 LEASE_SECONDS = 10.0
 _STRIPES = 64
 
@@ -41,6 +47,8 @@ class _Lease:
     calls: int
     expires_at: float  # token expiry, epoch seconds
     lapses_at: float  # monotonic
+    granted: int = LEASE_CALLS
+    taken_at: float = 0.0  # monotonic
 
     def usable(self) -> bool:
         now_ok = time.monotonic() < self.lapses_at and time.time() < self.expires_at
@@ -72,9 +80,10 @@ class TokenBudget:
             with self._lock:
                 stale = self._leases.pop(digest, None)
             give_back = stale.calls if stale is not None and stale.calls > 0 else 0
+            wanted = _next_size(stale)
             with self.db.transaction() as s:
                 users = UserRepository(s)
-                leased = users.lease_token_calls(digest, datetime.now(UTC), LEASE_CALLS, give_back)
+                leased = users.lease_token_calls(digest, datetime.now(UTC), wanted, give_back)
                 user = users.get(leased[0]) if leased else None
             if leased is None or user is None:
                 raise Forbidden(
@@ -82,9 +91,10 @@ class TokenBudget:
                 )
             _, expires, granted = leased
             expires_utc = expires if expires.tzinfo else expires.replace(tzinfo=UTC)
+            now = time.monotonic()
             with self._lock:
                 self._leases[digest] = _Lease(
-                    user, granted - 1, expires_utc.timestamp(), time.monotonic() + LEASE_SECONDS
+                    user, granted - 1, expires_utc.timestamp(), now + LEASE_SECONDS, granted, now
                 )
             return user
 
@@ -111,3 +121,12 @@ class TokenBudget:
                     users.return_token_calls(digest, calls)
                     returned += calls
         return returned
+
+
+def _next_size(spent: _Lease | None) -> int:
+    """Twice the last lease when it was used up fast, else the base size."""
+    if spent is None or spent.calls > 0:
+        return LEASE_CALLS
+    if time.monotonic() - spent.taken_at >= FAST_LEASE_SECONDS:
+        return LEASE_CALLS
+    return min(MAX_LEASE_CALLS, max(LEASE_CALLS, spent.granted * 2))

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 from tmr.errors import BadRequest, StorageUnavailable
+from tmr.storage.db.versions import RegistryVersion, WriteWatch
 
 log = logging.getLogger("tmr.db")
 
@@ -109,6 +110,10 @@ class Database:
         self._write_lock: threading.Lock | None = (
             threading.Lock() if self.engine.dialect.name == "sqlite" else None
         )
+        # Transactions that change what read caches hold bump the registry version
+        # (storage/db/versions.py); ``writes.local_commits`` counts this process's own.
+        self.writes = WriteWatch(self.engine)
+        self.version = RegistryVersion(self.read, self.writes)
 
     @property
     def dialect(self) -> str:
@@ -122,6 +127,9 @@ class Database:
         """A session that commits once at the end, or rolls back everything on any error."""
         with self._writer(), self._unit_of_work() as session:
             yield session
+            changed = self.writes.before_commit(session)
+        if changed:
+            self.writes.committed()
 
     @contextmanager
     def read(self) -> Iterator[Session]:
