@@ -20,7 +20,7 @@ from tmr.api import (
 )
 from tmr.api.body_limit import BodyLimitMiddleware
 from tmr.api.errors import error_response, install_error_handlers
-from tmr.api.fastpath import FastArtifactReads
+from tmr.api.fastpath import FastArtifactReads, FastSignedDownloads
 from tmr.api.lifecycle import lifespan_for
 from tmr.api.middleware import RequestLogMiddleware
 from tmr.api.permissions import AccessControlMiddleware, check_table
@@ -85,6 +85,7 @@ def create_app(
             protections=services.protections,
             routes=app.routes,
         )
+        app.add_middleware(FastSignedDownloads, registry=registry, routes=app.routes)
     # Outside it: authorisation runs after CORS preflights and inside the request log (ids).
     app.add_middleware(
         AccessControlMiddleware,

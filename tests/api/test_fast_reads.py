@@ -130,3 +130,70 @@ def test_reads_served_from_the_cache_still_count_as_views(client, auth):  # type
     with client.app.state.registry.db.read() as s:  # type: ignore[attr-defined]
         views = [e for e in ProtectionRepository(s).interest() if e.artifact_id == meta["id"]]
     assert len([e for e in views if e.kind == "view"]) == 3
+
+
+# --- the signed download (FastSignedDownloads) ------------------------------------------------
+WEIGHTS = bytes(range(256)) * 400
+
+
+def _download_records(client, auth, meta) -> list[str]:  # type: ignore[no-untyped-def]
+    trail = client.get(f"/artifact/{meta['type']}/{meta['id']}/audit", headers=auth).json()
+    return [e["user"]["name"] for e in trail if e["action"] == "DOWNLOAD"]
+
+
+def test_a_built_bundle_is_served_by_the_fast_path_and_every_download_is_audited(make_settings):  # type: ignore[no-untyped-def]
+    settings = make_settings()
+    with replica(settings) as fast, replica(settings, fast_reads=False) as routed:
+        auth = {"X-Authorization": login(fast)}
+        reader = _user(fast, auth, "fetcher", ["search", "download"])
+        meta = upload(fast, auth, "model", name="fast-bundle", weights=WEIGHTS)["metadata"]
+        url = fast.get(f"/artifacts/model/{meta['id']}", headers=reader).json()["data"][
+            "download_url"
+        ]
+        first = routed.get(url)  # the route builds the zip once
+        assert first.status_code == 200
+        served = [fast.get(url) for _ in range(3)]  # the ready bundle, without the router
+        for r in served:
+            assert r.status_code == 200 and r.content == first.content
+            assert r.headers["content-type"] == first.headers["content-type"]
+            assert r.headers["content-disposition"] == first.headers["content-disposition"]
+        ranged = fast.get(url, headers={"Range": "bytes=10-19"})
+        assert ranged.status_code == 206 and ranged.content == first.content[10:20]
+        assert fast.head(url).status_code == 200  # HEAD: the route's, not recorded
+        assert _download_records(fast, auth, meta) == ["fetcher"] * 5
+
+
+def test_concurrent_downloads_are_each_recorded(client, auth):  # type: ignore[no-untyped-def]
+    from concurrent.futures import ThreadPoolExecutor
+
+    meta = upload(client, auth, "model", name="busy-bundle", weights=WEIGHTS)["metadata"]
+    url = client.get(f"/artifacts/model/{meta['id']}", headers=auth).json()["data"]["download_url"]
+    assert client.get(url).status_code == 200
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(lambda _: client.get(url).status_code, range(24)))
+    assert codes == [200] * 24
+    assert len(_download_records(client, auth, meta)) == 25
+
+
+def test_a_ready_bundle_is_refused_once_quarantined_or_its_user_loses_the_permission(client, auth):  # type: ignore[no-untyped-def]
+    reader = _user(client, auth, "leaver", ["search", "download"])
+    meta = upload(client, auth, "model", name="later-bad", weights=WEIGHTS)["metadata"]
+    url = client.get(f"/artifacts/model/{meta['id']}", headers=reader).json()["data"][
+        "download_url"
+    ]
+    assert client.get(url).status_code == 200  # built, and now cached as ready
+    assert client.get(url).status_code == 200
+
+    assert client.delete("/users/leaver", headers=auth).status_code == 200
+    refused = client.get(url)
+    assert refused.status_code == 403 and "no longer exists" in refused.json()["message"]
+
+    admin_url = client.get(f"/artifacts/model/{meta['id']}", headers=auth).json()["data"][
+        "download_url"
+    ]
+    assert client.get(admin_url).status_code == 200
+    r = client.put(f"/artifact/model/{meta['id']}/lifecycle", headers=auth,
+                   json={"state": "quarantined", "reason": "bad weights"})  # fmt: skip
+    assert r.status_code == 200, r.text
+    blocked = client.get(admin_url)
+    assert blocked.status_code == 423 and "bad weights" in blocked.json()["message"]

@@ -28,6 +28,7 @@ import secrets
 import tempfile
 import threading
 from collections.abc import Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -116,6 +117,17 @@ class Bundle:
     size: int = 0
     no_presign: bool = False
     checked: Iterator[bytes] | None = None
+
+
+@dataclass(frozen=True)
+class ReadyBundle:
+    """A materialised bundle the gate lets through with nothing to run (``ready_bundle``)."""
+
+    artifact: Artifact
+    part: str
+    filename: str
+    key: str
+    size: int
 
 
 def _folder_name(artifact: Artifact) -> str:
@@ -242,6 +254,27 @@ class DownloadService:
                 key = info.key
             size = _built[key] = info.size
         return Bundle(plan.artifact, plan.filename, key, size, plan.gate.no_presign)
+
+    def ready_bundle(self, artifact_id: str, part: str) -> ReadyBundle | None:
+        """The stored zip of a bundle or part when serving it needs nothing but a record of the
+        download: every member stored, the zip built already, the download gate's answer plain
+        (``DownloadGate.plain``). None otherwise (``bundle`` handles those). Depends only on
+        registry state, so the download fast path keeps it per registry version."""
+        plan = self._plan(artifact_id, part)
+        if not plan.complete:
+            return None
+        key = plan.bundle_key
+        size = _built.get(key)
+        if size is None:
+            return None
+        linked = {b.owner.id: b.owner for b in plan.files if b.owner.id != plan.artifact.id}
+        if not DownloadGate(self.reg).plain(plan.artifact, list(linked.values())):
+            return None
+        return ReadyBundle(plan.artifact, part, plan.filename, key, size)
+
+    def record(self, ready: ReadyBundle, user: User) -> Future[None]:
+        """Record ``user``'s download of a ready bundle, exactly as the gate records one."""
+        return DownloadGate(self.reg).record_allowed(ready.artifact, user, f"part={ready.part}")
 
     def forget(self, key: str) -> None:
         """Drop a bundle from the in-process index (its blob went missing)."""

@@ -16,6 +16,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -574,6 +575,23 @@ class DownloadGate:
             timed_out=outcome.timed_out,
         )
 
+    def plain(self, artifact: Artifact, linked: Sequence[Artifact] = ()) -> bool:
+        """Whether a download of ``artifact`` (with ``linked``) passes the gate with nothing to
+        run: neither is quarantined and the model is not sensitive (no monitor, no
+        presign rule). What ``check`` then does is only to record it (``record_allowed``)."""
+        with self.reg.db.read() as s:
+            repo = ProtectionRepository(s)
+            statuses = repo.statuses([artifact.id, *(a.id for a in linked)])
+        own = statuses.get(artifact.id)
+        if own is not None and (own.sensitive or own.state == LifecycleState.quarantined):
+            return False
+        return all(st.state != LifecycleState.quarantined for st in statuses.values())
+
+    def record_allowed(self, artifact: Artifact, user: User, what: str) -> Future[None]:
+        """Record an allowed download (history and DOWNLOAD audit entry, as ``check`` does);
+        the future is done once the record is committed."""
+        return self._submit(artifact, user, what, True, None)
+
     def _record(
         self,
         artifact: Artifact,
@@ -584,21 +602,91 @@ class DownloadGate:
         exit_code: int | None = None,
         first_line: str | None = None,
     ) -> None:
+        self._submit(artifact, user, what, allowed, reason, exit_code, first_line).result()
+
+    def _submit(
+        self,
+        artifact: Artifact,
+        user: User,
+        what: str,
+        allowed: bool,
+        reason: str | None,
+        exit_code: int | None = None,
+        first_line: str | None = None,
+    ) -> Future[None]:
         event = DownloadEvent(
             artifact.id, user.name, datetime.now(UTC), what, allowed, reason, exit_code, first_line
         )
-        # One transaction: the download history and the audit entry (DOWNLOAD or REFUSE) of
-        # the same attempt (one write per download instead of two, issue 10's profile).
-        with self.reg.db.transaction() as s:
-            ProtectionRepository(s).add_download(event)
-            if allowed:
-                AuditRepository(s, self.reg.audit_key).append(
-                    AuditEntry.now(artifact, user, AuditAction.DOWNLOAD, what)
+        if allowed:
+            entry = AuditEntry.now(artifact, user, AuditAction.DOWNLOAD, what)
+        else:
+            entry = AuditEntry.now(artifact, user, AuditAction.REFUSE, f"{what}: {reason}")
+        return download_recorder(self.reg.db, self.reg.audit_key).submit(event, entry)
+
+
+class DownloadRecorder:
+    """Download records written by group commit: the history row and the audit entry of every
+    attempt that arrives while the previous batch is being written go in one transaction (one
+    commit, one fsync, one hold of the write lock) instead of one each. A caller waits for its
+    record to be committed before any byte is served, so every download stays audited, durably,
+    under the user it was for; with one download at a time a batch is one record, as before.
+    The writer thread exists only while there is work (it ends after a few idle seconds)."""
+
+    IDLE_SECONDS = 5.0
+
+    def __init__(self, db: Database, audit_key: bytes) -> None:
+        self.db = db
+        self.audit_key = audit_key
+        self._cond = threading.Condition()
+        self._pending: list[tuple[DownloadEvent, AuditEntry, Future[None]]] = []
+        self._writer: threading.Thread | None = None
+
+    def submit(self, event: DownloadEvent, entry: AuditEntry) -> Future[None]:
+        done: Future[None] = Future()
+        with self._cond:
+            self._pending.append((event, entry, done))
+            if self._writer is None:
+                self._writer = threading.Thread(
+                    target=self._run, name="tmr-download-records", daemon=True
                 )
+                self._writer.start()
+            self._cond.notify()
+        return done
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                if not self._pending:
+                    self._cond.wait(self.IDLE_SECONDS)
+                if not self._pending:
+                    self._writer = None
+                    return
+                batch, self._pending = self._pending, []
+            try:
+                with self.db.transaction() as s:
+                    history = ProtectionRepository(s)
+                    audit = AuditRepository(s, self.audit_key)
+                    for event, entry, _ in batch:
+                        history.add_download(event)
+                        audit.append(entry)
+            except BaseException as exc:  # noqa: BLE001 - every waiting request hears of it
+                for _, _, done in batch:
+                    done.set_exception(exc)
             else:
-                AuditRepository(s, self.reg.audit_key).append(
-                    AuditEntry.now(artifact, user, AuditAction.REFUSE, f"{what}: {reason}")
-                )
+                for _, _, done in batch:
+                    done.set_result(None)
+
+
+_recorders: dict[int, DownloadRecorder] = {}
+_recorders_lock = threading.Lock()
+
+
+def download_recorder(db: Database, audit_key: bytes) -> DownloadRecorder:
+    with _recorders_lock:
+        found = _recorders.get(id(db))
+        if found is None or found.db is not db:
+            found = _recorders[id(db)] = DownloadRecorder(db, audit_key)
+        return found
 
 
 # --- search and view appearances, buffered ------------------------------------------------------
