@@ -665,10 +665,9 @@ class DownloadRecorder:
             try:
                 with self.db.transaction() as s:
                     history = ProtectionRepository(s)
-                    audit = AuditRepository(s, self.audit_key)
-                    for event, entry, _ in batch:
+                    for event, _, _ in batch:
                         history.add_download(event)
-                        audit.append(entry)
+                    AuditRepository(s, self.audit_key).append_many([e for _, e, _ in batch])
             except BaseException as exc:  # noqa: BLE001 - every waiting request hears of it
                 for _, _, done in batch:
                     done.set_exception(exc)
