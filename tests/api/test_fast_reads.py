@@ -173,6 +173,12 @@ def test_concurrent_downloads_are_each_recorded(client, auth):  # type: ignore[n
         codes = list(pool.map(lambda _: client.get(url).status_code, range(24)))
     assert codes == [200] * 24
     assert len(_download_records(client, auth, meta)) == 25
+    from tmr.storage.db.audit import AuditRepository
+
+    registry = client.app.state.registry  # type: ignore[attr-defined]
+    with registry.db.read() as s:  # batches keep the hash chain and its checkpoint intact
+        report = AuditRepository(s, registry.audit_key).verify()
+    assert report.intact, report.problem
 
 
 def test_a_ready_bundle_is_refused_once_quarantined_or_its_user_loses_the_permission(client, auth):  # type: ignore[no-untyped-def]
