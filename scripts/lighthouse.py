@@ -52,6 +52,8 @@ def main() -> int:
     parser.add_argument("--out", default=str(ROOT / "test-artifacts" / "lighthouse"))
     parser.add_argument("--runs", type=int, default=3,
                         help="runs per page; the median is reported (Lighthouse's advice)")
+    parser.add_argument("--only", default="",
+                        help="measure only the pages whose path contains this text")
     args = parser.parse_args()
     if not shutil.which("node"):
         print("node (20+) is needed for Lighthouse", file=sys.stderr)
@@ -70,6 +72,7 @@ def main() -> int:
         child = made["trained-gender"]["metadata"]["id"]
         pages = ["/#/signin", "/#/", f"/#/artifact/model/{child}", "/#/register", "/#/health",
                  "/#/account", "/#/groups"]
+        pages = [p for p in pages if args.only in p]
         session = json.dumps({"token": token, "user": me})
         for preset in presets:
             (out / preset).mkdir(exist_ok=True)

@@ -358,6 +358,8 @@ def test_health_dashboard_logs_and_workload(page, registry_url, api, axe_source)
         == "true"
     )
     # The log viewer, filtered by level, then by one request id.
+    # The log lines load when their section comes on screen.
+    page.locator("section[aria-labelledby=h-logs]").scroll_into_view_if_needed()
     logs = page.get_by_role("region", name="Log lines, newest first")
     logs.wait_for()
     page.get_by_label("Lowest level").select_option("warning")

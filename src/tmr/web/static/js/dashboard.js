@@ -277,6 +277,8 @@ function logSection() {
     await load();
     setBusy(submit, false);
   });
-  load();
-  return h("section", { class: "card", "aria-labelledby": "h-logs" }, h("h2", { id: "h-logs" }, "Logs"), form);
+  // Below the fold: the lines are fetched and drawn when the section comes on screen.
+  const section = h("section", { class: "card", "aria-labelledby": "h-logs" }, h("h2", { id: "h-logs" }, "Logs"), form);
+  whenVisible(section, load);
+  return section;
 }
