@@ -181,3 +181,43 @@ def test_a_user_without_admin_cannot_open_the_security_log(page, registry_url, a
     sign_in(page, registry_url, alice, "alice-pass-3")
     page.goto(f"{registry_url}/#/security")
     page.get_by_role("heading", name="Not allowed").wait_for()
+
+
+def test_keyboard_only_password_change_and_sign_out(page, registry_url, token):
+    """Change one's password and sign out with Tab, typing and Enter only."""
+    r = httpx.post(
+        f"{registry_url}/users",
+        headers={"X-Authorization": token},
+        json={"name": "kim", "password": "kim-pass-1", "permissions": ["search"]},
+        timeout=60,
+    )
+    assert r.status_code == 201, r.text
+    kb = page.keyboard
+    sign_in(page, registry_url, "kim", "kim-pass-1")
+
+    def tab_to(predicate_js: str, limit: int = 80, back: bool = False) -> None:
+        for _ in range(limit):
+            kb.press("Shift+Tab" if back else "Tab")
+            if page.evaluate(
+                f"() => {{ const el = document.activeElement; return !!el && ({predicate_js}); }}"
+            ):
+                return
+        raise AssertionError(f"could not reach {predicate_js} with the keyboard")
+
+    tab_to("el.tagName === 'A' && el.textContent === 'Account'")
+    kb.press("Enter")
+    page.get_by_role("heading", name="Your account", exact=True).wait_for()
+    tab_to("el.name === 'current-password'")
+    kb.type("kim-pass-1")
+    kb.press("Tab")
+    kb.type("kim-pass-2")
+    kb.press("Tab")
+    kb.type("kim-pass-2")
+    kb.press("Enter")
+    _expect()(page.locator(".ok-box")).to_contain_text("Password changed")
+    mine = page.evaluate("() => sessionStorage.getItem('tmr.token')")
+    tab_to("el.textContent === 'Sign out'", back=True)
+    kb.press("Enter")
+    page.get_by_role("heading", name="Sign in").wait_for()
+    assert _me(registry_url, mine) == 403
+    assert _login(registry_url, "kim", "kim-pass-2").status_code == 200

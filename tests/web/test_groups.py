@@ -121,3 +121,38 @@ def test_a_failing_group_changes_nothing_and_says_why(page, registry_url, api, a
     _expect()(page.locator("#group-status")).to_have_text("failed")
     check_a11y(page, axe_source, "group failed")
     assert api.get("/artifact/byName/resnet-in-group").status_code == 404
+
+
+def test_keyboard_only_group(page, registry_url, api):
+    """Open a group, add a registration and execute it with Tab, typing and Enter only."""
+    kb = page.keyboard
+    sign_in(page, registry_url)
+
+    def tab_to(predicate_js: str, limit: int = 80, back: bool = False) -> None:
+        for _ in range(limit):
+            kb.press("Shift+Tab" if back else "Tab")
+            if page.evaluate(
+                f"() => {{ const el = document.activeElement; return !!el && ({predicate_js}); }}"
+            ):
+                return
+        raise AssertionError(f"could not reach {predicate_js} with the keyboard")
+
+    tab_to("el.tagName === 'A' && el.textContent === 'Groups'")
+    kb.press("Enter")
+    page.get_by_role("heading", name="Atomic groups").wait_for()
+    tab_to("el.textContent === 'Open a new group'")
+    kb.press("Enter")
+    page.get_by_role("heading", name=re.compile(r"^Group [0-9a-f-]+")).wait_for()
+    tab_to("el.name === 'grp-url'")
+    kb.type(f"{HF}/google/gemma-3-270m")
+    kb.press("Tab")
+    kb.type("keyboard-group-gemma")
+    kb.press("Enter")
+    _expect()(page.locator("section[aria-labelledby=grp-commands] tbody tr")).to_have_count(1)
+    tab_to("el.textContent === 'Execute group'")
+    kb.press("Enter")
+    page.get_by_role("dialog").wait_for()
+    kb.press("Tab")  # from Cancel to Execute
+    kb.press("Enter")
+    _expect()(page.locator("#group-status")).to_have_text("committed", timeout=60_000)
+    assert api.get("/artifact/byName/keyboard-group-gemma").status_code == 200
