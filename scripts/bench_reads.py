@@ -12,7 +12,9 @@ on the other core, 100 connections, sides alternating in one run:
 MLflow is not a dependency of the registry: it is installed into its own venv (``.venv-mlflow``,
 created on first use with pip) so the runtime never carries it.
 
-Prints req/s, p50, p99 and the p99/p50 ratio for each side and the ratios between them.
+A first pass reads every entry once in order (cold caches, reported on its own); the measured
+rounds then read random entries. Prints req/s, p50, p99, the p99/p50 ratio and the server's CPU
+time per request for each side, and the ratios between them.
 Run: .venv/bin/python scripts/bench_reads.py [--count 10000] [--seconds 10] [--rounds 2]
 """
 
@@ -27,13 +29,22 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
 from benchutil import ROOT, seed  # noqa: E402
 
-from tmr.bench.downloads import _free_port, _pinned, _stop, _wait_http, login, registry_server
+from tmr.bench.downloads import (  # noqa: E402
+    _free_port,
+    _pinned,
+    _stop,
+    _wait_http,
+    login,
+    registry_server,
+    tree_cpu_seconds,
+)
 
 WRK_SCRIPT = """
 local keys = {}
@@ -49,18 +60,53 @@ end
 """
 
 
-def wrk(base: str, prefix: str, keys: Path, seconds: int, headers: list[str], cpu: int) -> dict:
+def wrk(base: str, prefix: str, keys: Path, seconds: int, headers: list[str], cpu: int,
+        pid: int, in_order: int | None = None) -> dict:  # fmt: skip
+    """wrk against ``base``, with the server's CPU seconds per request (``pid``'s process
+    tree), the figure that stays meaningful on a busy machine. ``in_order``: the keys in order
+    from that index instead of random ones (a first pass over the registry)."""
     script = keys.with_suffix(".lua")
-    script.write_text(WRK_SCRIPT % (keys, prefix))
+    if in_order is None:
+        script.write_text(WRK_SCRIPT % (keys, prefix))
+    else:
+        script.write_text(WRK_IN_ORDER.replace("START", str(in_order)) % (keys, prefix))
     command = ["wrk", "-t1", "-c100", f"-d{seconds}s", "--timeout", "10s", "-s", str(script)]
     for h in headers:
         command += ["-H", h]
+    before = tree_cpu_seconds(pid)
     out = subprocess.run(_pinned([*command, base], cpu), capture_output=True, text=True,
                          check=True).stdout  # fmt: skip
+    cpu_s = tree_cpu_seconds(pid) - before
     line = next(x for x in out.splitlines() if x.startswith("WRK "))
     n, secs, p50, p99, status_errors, socket_errors = line.split()[1:]
     return {"requests": int(n), "rps": int(n) / float(secs), "p50": float(p50),
-            "p99": float(p99), "errors": int(status_errors) + int(socket_errors)}  # fmt: skip
+            "p99": float(p99), "errors": int(status_errors) + int(socket_errors),
+            "cpu_us": 1e6 * cpu_s / max(1, int(n))}  # fmt: skip
+
+
+# The keys in order from START (a first pass over the registry: caches cold).
+WRK_IN_ORDER = """
+local keys = {}
+for line in io.lines("%s") do keys[#keys + 1] = line end
+local n = START
+request = function()
+  n = n %% #keys + 1
+  return wrk.format("GET", "%s" .. keys[n])
+end
+""" + WRK_SCRIPT[WRK_SCRIPT.index("done = function"):]
+
+
+def first_pass(run: Any, count: int) -> dict:
+    """Every entry read once, in order, in runs of 5 s (wrk cannot stop after N requests)."""
+    done, runs = 0, []
+    while done < count:
+        got = run(5, done)
+        runs.append(got)
+        done += max(1, got["requests"])
+    total = sum(x["requests"] for x in runs)
+    return {"rps": total / (5 * len(runs)), "p50": sorted(x["p50"] for x in runs)[len(runs) // 2],
+            "p99": max(x["p99"] for x in runs), "errors": sum(x["errors"] for x in runs),
+            "cpu_us": sum(x["cpu_us"] * x["requests"] for x in runs) / max(1, total)}  # fmt: skip
 
 
 def mlflow_binary() -> Path:
@@ -136,18 +182,25 @@ def main() -> None:
             with registry_server(data, cpu_server, args.server) as reg:
                 auth = [f"X-Authorization: {login(reg.base)}"]
 
-                def registry(seconds: int) -> dict:
+                def registry(seconds: int, in_order: int | None = None) -> dict:
                     return wrk(reg.base, "/artifacts/dataset/", tmp / "ids.txt", seconds, auth,
-                               cpu_client)  # fmt: skip
+                               cpu_client, reg.pid, in_order)  # fmt: skip
 
-                def mlflow(seconds: int) -> dict:
+                def mlflow(seconds: int, in_order: int | None = None) -> dict:
                     assert ml is not None
                     return wrk(ml.base, "/api/2.0/mlflow/registered-models/get?name=",
-                               tmp / "names.txt", seconds, [], cpu_client)  # fmt: skip
+                               tmp / "names.txt", seconds, [], cpu_client, ml.proc.pid,
+                               in_order)  # fmt: skip
 
-                registry(3)
-                if ml:
-                    mlflow(3)
+                # A first pass over every entry in order (caches cold), reported on its own;
+                # then the measured rounds read random entries of a warm registry.
+                for side, run in (("registry", registry), ("mlflow", mlflow)):
+                    if side == "mlflow" and not ml:
+                        continue
+                    got = first_pass(run, args.count)
+                    print(f"  first pass {side}: {got['rps']:.0f} req/s, p50 {got['p50']:.1f} ms, "
+                          f"p99 {got['p99']:.1f} ms, {got['cpu_us']:.0f} us CPU/request, "
+                          f"{got['errors']} errors", flush=True)  # fmt: skip
                 for r in range(args.rounds):
                     order = ["registry", "mlflow"] if r % 2 == 0 else ["mlflow", "registry"]
                     for side in order:
@@ -158,6 +211,7 @@ def main() -> None:
                         results[side].append(got)
                         print(f"  round {r + 1} {side}: {got['rps']:.0f} req/s, p50 "
                               f"{got['p50']:.1f} ms, p99 {got['p99']:.1f} ms, "
+                              f"{got['cpu_us']:.0f} us CPU/request, "
                               f"{got['errors']} errors", flush=True)  # fmt: skip
         finally:
             if ml:
@@ -169,9 +223,11 @@ def main() -> None:
         rps = sum(x["requests"] for x in runs) / (args.seconds * len(runs))
         p50 = sorted(x["p50"] for x in runs)[len(runs) // 2]
         p99 = max(x["p99"] for x in runs)
+        cpu_us = sum(x["cpu_us"] * x["requests"] for x in runs) / sum(x["requests"] for x in runs)
         summary[side] = (rps, p50, p99)
         print(f"{side:8s}: {rps:6.0f} req/s  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  "
-              f"p99/p50 {p99 / p50:4.1f}  ({args.count} entries, 100 connections)")  # fmt: skip
+              f"p99/p50 {p99 / p50:4.1f}  server CPU {cpu_us:.0f} us/request  "
+              f"({args.count} entries, 100 connections)")  # fmt: skip
     if "mlflow" in summary:
         (r_rps, _, r_p99), (m_rps, _, m_p99) = summary["registry"], summary["mlflow"]
         print(f"registry/mlflow: throughput {r_rps / m_rps:.2f}x, p99 {r_p99 / m_p99:.2f}x "

@@ -4,8 +4,10 @@
 it with ``--loop asyncio``); granian serves ``app`` and sends files itself.
 """
 
+from tmr.api.heap import settle_heap
 from tmr.api.zerocopy import ZeroCopyFiles
 from tmr.app import create_app
 
 app = create_app()
 served = ZeroCopyFiles(app)
+settle_heap()  # api/heap.py: the app is built; what exists now is never garbage

@@ -93,10 +93,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.workers > 1:
             uvicorn.run("tmr.asgi:served", workers=args.workers, **options)
         else:
+            from tmr.api.heap import settle_heap
             from tmr.api.zerocopy import ZeroCopyFiles
             from tmr.app import create_app
 
-            uvicorn.run(ZeroCopyFiles(create_app(settings)), **options)
+            served = ZeroCopyFiles(create_app(settings))
+            settle_heap()  # api/heap.py
+            uvicorn.run(served, **options)
         return 0
     if args.command == "bench":
         from tmr.bench.downloads import main as bench_downloads
