@@ -25,11 +25,10 @@ from tmr.api.lifecycle import lifespan_for
 from tmr.api.middleware import RequestLogMiddleware
 from tmr.api.permissions import AccessControlMiddleware, check_table
 from tmr.api.workload_runner import reference_workload
-from tmr.composition import build_registry, build_services
+from tmr.composition import Registry, build_registry, build_services
 from tmr.config import Settings, load_settings
 from tmr.domain.security import SecurityAction
 from tmr.logging_setup import configure_logging
-from tmr.services.registry import Registry
 from tmr.services.workload import WorkloadJobs
 
 DESCRIPTION = """The Trustworthy Model Registry: models, datasets and code, each rated for trust.

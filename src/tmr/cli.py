@@ -110,19 +110,18 @@ def main(argv: list[str] | None = None) -> int:
 
         return run(args.url_file, settings)
     if args.command == "ingest":
-        from tmr.composition import build_registry
+        from tmr.composition import build_registry, build_services
         from tmr.domain.artifact import ArtifactType
         from tmr.errors import TmrError
         from tmr.logging_setup import configure_logging
         from tmr.services.auth import DEFAULT_ADMIN
-        from tmr.services.ingest import IngestService
 
         configure_logging(settings.log_level, settings.log_file)
         registry = build_registry(settings)
         from tmr.domain.artifact import User
 
         try:
-            artifact = IngestService(registry).register_url(
+            artifact = build_services(registry).ingest.register_url(
                 ArtifactType(args.type), args.url, args.name, User(DEFAULT_ADMIN, True)
             )
         except TmrError as exc:

@@ -2,14 +2,17 @@
 from the narrow parts it uses (a session factory, the blob store, settings values, the signer,
 the security log, the gate policy, the upstream seam).
 
-The API reads the services from ``app.state.services``; the CLI and the Lambda handler build
-the same ones. Services never see the whole :class:`Registry`.
+The API reads the services from ``app.state.services`` (``tmr.api.deps``); the CLI and the
+Lambda handler build the same ones. Services never see the whole :class:`Registry` (the
+services layer may not import this module: ``src/tmr/services/ruff.toml``).
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from tmr.config import Settings
 from tmr.metrics.gate import GatePolicy
@@ -18,23 +21,52 @@ from tmr.services.activity import ActivityLog
 from tmr.services.auth import AuthService
 from tmr.services.catalog import CatalogService
 from tmr.services.cost import CostService
-from tmr.services.group_execution import sweep_groups
+from tmr.services.downloads import DownloadService
+from tmr.services.group_execution import GroupExecution, sweep_groups
+from tmr.services.groups import GroupService
 from tmr.services.health import HealthService
+from tmr.services.ingest import IngestService
 from tmr.services.license_check import LicenseCheckService
 from tmr.services.lineage import LineageService
-from tmr.services.protections import InterestBuffer, ProtectionService, monitor_runtime
+from tmr.services.protections import (
+    DownloadGate,
+    InterestBuffer,
+    ProtectionService,
+    monitor_runtime,
+)
 from tmr.services.rating import RatingService, sandbox_config
-from tmr.services.registry import Registry
+from tmr.services.search import SearchIndex
 from tmr.services.security import SecurityLog
 from tmr.services.signing import UrlSigner, load_or_create_key
 from tmr.services.sweeper import Sweeper
+from tmr.services.uploads import UploadService
 from tmr.services.upstream import Upstream
-from tmr.storage.blobs import open_blob_store
+from tmr.storage.blobs import BlobStore, open_blob_store
 from tmr.storage.db.audit import prepare_chains
 from tmr.storage.db.engine import Database, sqlite_path
 from tmr.storage.db.migrate import upgrade
 from tmr.storage.secrets import load_or_create_key as load_or_create_audit_key
 from tmr.storage.secrets import restrict, write_private
+
+
+@dataclass
+class Registry:
+    """The parts services are built from. Upstream access goes through ``upstream``, which
+    tests and tools may swap functions on (every service shares that one object)."""
+
+    settings: Settings
+    db: Database
+    blobs: BlobStore
+    auth: AuthService
+    signer: UrlSigner
+    security: SecurityLog
+    accounts: AccountService
+    audit_key: bytes
+    upstream: Upstream
+    activity: ActivityLog
+    work_dir: Path
+    search: SearchIndex
+    started_at: float = field(default_factory=time.time)
 
 
 def build_registry(settings: Settings) -> Registry:
@@ -61,6 +93,8 @@ def build_registry(settings: Settings) -> Registry:
     signer = UrlSigner(
         load_or_create_key(settings.resolved_signing_key_file), settings.download_url_ttl_seconds
     )
+    work_dir = settings.data_dir / "work"  # uploads, pull-throughs and zips in the making
+    work_dir.mkdir(parents=True, exist_ok=True)
     return Registry(
         settings=settings,
         db=db,
@@ -72,6 +106,8 @@ def build_registry(settings: Settings) -> Registry:
         audit_key=audit_key,
         upstream=Upstream(settings),
         activity=activity,
+        work_dir=work_dir,
+        search=SearchIndex(db),
     )
 
 
@@ -79,48 +115,82 @@ def build_registry(settings: Settings) -> Registry:
 class Services:
     """Every use case of one registry, built once; stateless apart from the caches they own."""
 
+    catalog: CatalogService
+    ingest: IngestService
+    uploads: UploadService
+    downloads: DownloadService
     rating: RatingService
     lineage: LineageService
     cost: CostService
     license_check: LicenseCheckService
     protections: ProtectionService
     health: HealthService
+    groups: GroupService
+    group_execution: GroupExecution
     sweeper: Sweeper
 
 
 def build_services(registry: Registry) -> Services:
     """Each service from the parts it uses."""
-    settings, db = registry.settings, registry.db
-    gate = GatePolicy.from_settings(settings)
+    r, settings, db = registry, registry.settings, registry.db
+    # One gate policy for ingestion, updates, uploads and /rate/explain (issue 8).
+    rating = RatingService(db, GatePolicy.from_settings(settings), sandbox_config(settings))
     lineage = LineageService(db)
-    protections = ProtectionService(
+    catalog = CatalogService(
         db,
-        registry.audit_key,
-        lineage,
-        InterestBuffer(db),
-        settings.monitor_program_max_bytes,
+        r.blobs,
+        r.audit_key,
+        r.security,
+        r.search,
+        r.auth.reset_users,
+        settings.enumerate_page_size,
+    )
+    ingest = IngestService(db, r.blobs, r.audit_key, r.security, r.upstream, rating, r.work_dir)
+    downloads = DownloadService(
+        db,
+        r.blobs,
+        r.audit_key,
+        r.upstream,
+        DownloadGate(db, r.audit_key, settings),
+        r.work_dir,
+    )
+    protections = ProtectionService(
+        db, r.audit_key, lineage, InterestBuffer(db), settings.monitor_program_max_bytes
     )
     health = HealthService(
-        registry.activity,
+        r.activity,
         db,
-        registry.blobs,
+        r.blobs,
         settings.resolved_blob_url.split("://")[0],
-        CatalogService(registry).count,
+        catalog.count,
         functools.partial(monitor_runtime, settings),
-        registry.started_at,
+        r.started_at,
+    )
+    uploads = UploadService(ingest, settings)
+    groups = GroupService(db, r.blobs, r.security, settings, r.work_dir)
+    group_execution = GroupExecution(
+        db, r.blobs, r.audit_key, r.security, ingest, uploads, groups, r.work_dir
     )
     return Services(
-        rating=RatingService(db, gate, sandbox_config(settings)),
+        catalog=catalog,
+        ingest=ingest,
+        uploads=uploads,
+        downloads=downloads,
+        rating=rating,
         lineage=lineage,
         cost=CostService(db, lineage),
-        license_check=LicenseCheckService(db, registry.upstream),
+        license_check=LicenseCheckService(db, r.upstream),
         protections=protections,
         health=health,
+        groups=groups,
+        group_execution=group_execution,
         sweeper=Sweeper(
             db,
-            registry.blobs,
-            registry.work_dir,
+            r.blobs,
+            r.work_dir,
             settings.sweep_grace_seconds,
-            groups=functools.partial(sweep_groups, registry),
+            groups=functools.partial(
+                sweep_groups, db, r.blobs, groups, settings.group_lease_seconds
+            ),
         ),
     )

@@ -203,7 +203,7 @@ def test_pull_through_scans_before_storing_and_quarantines(make_settings, hf_rep
         bert = "https://huggingface.co/google-bert/bert-base-uncased"
         aid = c.post("/artifact/model", headers=auth, json={"url": bert}).json()["metadata"]["id"]
         registry = c.app.state.registry
-        real_download = registry.download_file
+        real_download = registry.upstream.download_file
 
         def evil_upstream(snapshot, path, dest: Path, s):  # type: ignore[no-untyped-def]
             if path == "pytorch_model.bin":
@@ -213,7 +213,7 @@ def test_pull_through_scans_before_storing_and_quarantines(make_settings, hf_rep
                 return hashlib.sha256(dest.read_bytes()).hexdigest()
             return real_download(snapshot, path, dest, s)
 
-        registry.download_file = evil_upstream
+        registry.upstream.download_file = evil_upstream  # the seam every service shares
         r = c.get(f"/download/{aid}/files/pytorch_model.bin", headers=auth)
         assert r.status_code == 423
         assert "builtins.eval" in r.json()["message"]

@@ -92,7 +92,8 @@ def test_a_refused_update_keeps_the_old_version(replay_app):
             "metadata"
         ]
         before = c.get(f"/artifact/model/{made['id']}/rate", headers=auth).json()
-        c.app.state.registry.settings.ingest_gate = "on"
+    with replay_app(ingest_gate="on") as c:  # the operator turns the gate on and restarts
+        auth = {"X-Authorization": login(c)}
         r = c.put(
             f"/artifacts/model/{made['id']}",
             headers=auth,

@@ -165,9 +165,8 @@ def test_update_replaces_the_materialised_bundle(client, auth):
     assert first.read("model.safetensors") == b"1" * 5000
     registry = client.app.state.registry
     from tmr.domain.artifact import User
-    from tmr.services.downloads import DownloadService
 
-    service = DownloadService(registry)
+    service = client.app.state.services.downloads
     admin = User("ece30861defaultadminuser", True)
     before = service.bundle(aid, "all", admin, head=True).key
     # a pull-through or update changes the members' blobs: a new digest, a new zip

@@ -1,7 +1,7 @@
 """Calibration through the product's own path, against the course's reference ratings.
 
 The three lines of tests/data/course_reference_urls.txt are registered exactly as a user's
-registration does it: each line's code and dataset, then the model, through ``IngestService``
+registration does it: each line's code and dataset, then the model, through the ingest service
 and ``tmr.sources`` from the Hugging Face and GitHub replays (tests/replay); then the stored
 rating is read back (``GET …/rate``'s service) and compared with
 tests/data/course_reference_ratings.ndjson.
@@ -38,7 +38,6 @@ from tmr.composition import build_registry, build_services
 from tmr.config import load_settings
 from tmr.domain.artifact import ArtifactType, User
 from tmr.domain.rating import Rating
-from tmr.services.ingest import IngestService
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 TOLERANCE = 0.15
@@ -81,8 +80,8 @@ def ratings(hf_replay: str, github_replay: str, tmp_path_factory) -> dict[str, R
         log_level=0,
     )
     registry = build_registry(settings)
-    ingest = IngestService(registry)
-    rating = build_services(registry).rating
+    services = build_services(registry)
+    ingest, rating = services.ingest, services.rating
     user = User(name="calibration", is_admin=True)
     out: dict[str, Rating] = {}
     for line in (DATA / "course_reference_urls.txt").read_text().splitlines():

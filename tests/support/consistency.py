@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from tmr.services.registry import Registry
+from tmr.composition import Registry
 from tmr.storage.db.audit import AuditRepository, SecurityLogRepository
 from tmr.storage.db.tables import (
     ArtifactFileRow,

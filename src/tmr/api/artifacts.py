@@ -16,8 +16,6 @@ from tmr.domain.artifact import Artifact, ArtifactType, User
 from tmr.domain.files import NameQuery
 from tmr.domain.protections import ArtifactStatus, FileScan
 from tmr.errors import BadRequest
-from tmr.services.catalog import CatalogService
-from tmr.services.ingest import IngestService
 from tmr.services.protections import AncestorWarning, ProtectionService
 from tmr.services.search import Hit
 
@@ -118,7 +116,7 @@ async def list_artifacts(
 ) -> list[ListedArtifact]:
     parsed = [NameQuery(q.name, tuple(q.types or ())) for q in queries]
     found, next_offset = await run_read(
-        registry, CatalogService(registry).enumerate, parsed, offset
+        registry, services.catalog.enumerate, parsed, offset
     )
     if next_offset:
         response.headers["offset"] = next_offset
@@ -132,8 +130,8 @@ async def list_artifacts(
     summary="Reset the registry. (BASELINE)",
     operation_id="RegistryReset",
 )
-def reset(registry: RegistryDep, user: UserDep) -> dict[str, str]:
-    CatalogService(registry).reset(user)
+def reset(services: ServicesDep, user: UserDep) -> dict[str, str]:
+    services.catalog.reset(user)
     return {"status": "reset"}
 
 
@@ -152,7 +150,7 @@ async def get_artifact(
     artifact_type: TypePath,
     id: IdPath,
 ) -> schemas.Artifact:
-    found = await run_read(registry, CatalogService(registry).get, artifact_type, id)
+    found = await run_read(registry, services.catalog.get, artifact_type, id)
     record = envelope(found, links)
     security = await run_read(registry, record_security, services.protections, user, found)
     if security:
@@ -168,7 +166,7 @@ async def get_artifact(
     operation_id="ArtifactUpdate",
 )
 async def update_artifact(
-    registry: RegistryDep,
+    services: ServicesDep,
     user: UserDep,
     links: LinksDep,
     artifact_type: TypePath,
@@ -183,7 +181,7 @@ async def update_artifact(
             f"{artifact_type.value!r}"
         )
     updated = await run_in_threadpool(
-        IngestService(registry).update_url,
+        services.ingest.update_url,
         artifact_type,
         id,
         body.metadata.name,
@@ -200,9 +198,9 @@ async def update_artifact(
     operation_id="ArtifactDelete",
 )
 def delete_artifact(
-    registry: RegistryDep, user: UserDep, artifact_type: TypePath, id: IdPath
+    services: ServicesDep, user: UserDep, artifact_type: TypePath, id: IdPath
 ) -> dict[str, str]:
-    CatalogService(registry).delete(artifact_type, id, user)
+    services.catalog.delete(artifact_type, id, user)
     return {"status": "deleted", "id": id}
 
 
@@ -220,7 +218,7 @@ async def by_name(
     user: UserDep,
     name: Annotated[str, Path(max_length=512)],
 ) -> list[ListedArtifact]:
-    found = await run_read(registry, CatalogService(registry).by_name, name)
+    found = await run_read(registry, services.catalog.by_name, name)
     return await run_read(registry, listed, services.protections, user, found)
 
 
@@ -233,9 +231,9 @@ async def by_name(
     operation_id="ArtifactByRegExGet",
 )
 def by_regex(
-    registry: RegistryDep, services: ServicesDep, user: UserDep, body: schemas.ArtifactRegEx
+    services: ServicesDep, user: UserDep, body: schemas.ArtifactRegEx
 ) -> list[ListedArtifact]:
-    return listed(services.protections, user, CatalogService(registry).regex(body.regex))
+    return listed(services.protections, user, services.catalog.regex(body.regex))
 
 
 @router.get(
@@ -246,9 +244,9 @@ def by_regex(
     operation_id="ArtifactAuditGet",
 )
 def audit(
-    registry: RegistryDep, user: UserDep, artifact_type: TypePath, id: IdPath
+    services: ServicesDep, user: UserDep, artifact_type: TypePath, id: IdPath
 ) -> list[schemas.ArtifactAuditEntry]:
-    entries = CatalogService(registry).audit(artifact_type, id, user)
+    entries = services.catalog.audit(artifact_type, id, user)
     return [
         schemas.ArtifactAuditEntry(
             user=schemas.User(name=e.user_name, is_admin=e.user_is_admin),
@@ -293,9 +291,9 @@ def cost(
     operation_id="ArtifactByVersion",
 )
 def by_version(
-    registry: RegistryDep, user: UserDep, body: schemas.ArtifactVersionQuery
+    services: ServicesDep, user: UserDep, body: schemas.ArtifactVersionQuery
 ) -> list[schemas.VersionedArtifact]:
-    found = CatalogService(registry).by_version(body.version, body.name, tuple(body.types or ()))
+    found = services.catalog.by_version(body.version, body.name, tuple(body.types or ()))
     return [
         schemas.VersionedArtifact(name=a.name, id=a.id, type=a.type, version=a.version or "")
         for a in found
@@ -312,7 +310,7 @@ def by_version(
     operation_id="ArtifactCreate",
 )
 async def create_artifact(
-    registry: RegistryDep,
+    services: ServicesDep,
     user: UserDep,
     links: LinksDep,
     artifact_type: TypePath,
@@ -323,7 +321,7 @@ async def create_artifact(
     if not isinstance(sensitive, bool):
         raise BadRequest("'sensitive' must be true or false")
     created = await run_in_threadpool(
-        lambda: IngestService(registry).register_url(
+        lambda: services.ingest.register_url(
             artifact_type, check_url(body.url), name, user, sensitive=sensitive
         )
     )

@@ -10,10 +10,9 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
 
-from tmr.composition import Services
+from tmr.composition import Registry, Services
 from tmr.domain.artifact import User
 from tmr.errors import TmrError
-from tmr.services.registry import Registry
 from tmr.services.signing import UrlSigner
 
 T = TypeVar("T")
@@ -25,9 +24,13 @@ async def get_registry(request: Request) -> Registry:
     return request.app.state.registry  # type: ignore[no-any-return]
 
 
-async def get_services(request: Request) -> Services:
+def services_of(request: Request) -> Services:
     """The use cases, built once at start-up from the registry's parts (tmr.composition)."""
     return request.app.state.services  # type: ignore[no-any-return]
+
+
+async def get_services(request: Request) -> Services:
+    return services_of(request)
 
 
 async def current_user(

@@ -22,12 +22,20 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import iterate_in_threadpool
 
 from tmr.api.artifacts import IdPath
-from tmr.api.deps import AUTH_HEADER_DOC, LinksDep, RegistryDep, current_user
+from tmr.api.deps import (
+    AUTH_HEADER_DOC,
+    LinksDep,
+    RegistryDep,
+    ServicesDep,
+    current_user,
+    services_of,
+)
 from tmr.api.permissions import DOWNLOAD, require
+from tmr.composition import Registry
 from tmr.domain.artifact import User
+from tmr.domain.files import PARTS
 from tmr.errors import NotFound
-from tmr.services.downloads import PARTS, DownloadService, parse_range
-from tmr.services.registry import Registry
+from tmr.services.downloads import parse_range
 
 router = APIRouter(tags=["downloads"])
 
@@ -88,9 +96,9 @@ class PartSize(BaseModel):
     summary="Each download part of an artifact with its file count and size",
 )
 async def download_parts(
-    registry: RegistryDep, links: LinksDep, id: IdPath
+    services: ServicesDep, links: LinksDep, id: IdPath
 ) -> list[PartSize]:
-    sizes = await run_in_threadpool(DownloadService(registry).part_sizes, id)
+    sizes = await run_in_threadpool(services.downloads.part_sizes, id)
     return [
         PartSize(part=part, files=files, bytes=size, download_url=links.bundle(id, part))
         for part, files, size in sizes
@@ -111,7 +119,7 @@ async def _who(
     if signature is None:
         return await current_user(request)
     grant = registry.signer.verify(artifact_id, part, user, expires, signature)
-    found = await run_in_threadpool(DownloadService(registry).signed_user, grant.user)
+    found = await run_in_threadpool(services_of(request).downloads.signed_user, grant.user)
     require(found, DOWNLOAD)
     state = request.scope.setdefault("state", {})
     state["user"] = found.name
@@ -134,7 +142,7 @@ async def download_bundle(
     """The zip of the artifact's bundle or one part, built once and then served as a static
     file (``Range``, ``HEAD``; zero-copy from local files, a presigned redirect from S3)."""
     who = await _who(request, registry, id, part, user, expires, signature)
-    service = DownloadService(registry)
+    service = services_of(request).downloads
     head = request.method == "HEAD"
     bundle = await run_in_threadpool(lambda: service.bundle(id, part, who, head=head))
     if bundle.checked is not None:  # the exact zip the model's monitor approved
@@ -171,7 +179,7 @@ async def download_file(
 ) -> Response:
     """One file of the artifact, with ``Range`` and ``HEAD``."""
     who = await _who(request, registry, id, f"file:{path}", user, expires, signature)
-    service = DownloadService(registry)
+    service = services_of(request).downloads
     head = request.method == "HEAD"
     rng = request.headers.get("range")
     opened = await run_in_threadpool(

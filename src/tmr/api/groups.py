@@ -21,12 +21,10 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from tmr.api import schemas
-from tmr.api.deps import RegistryDep, UserDep
+from tmr.api.deps import RegistryDep, ServicesDep, UserDep
 from tmr.domain.artifact import ArtifactType
 from tmr.domain.groups import CommandOp, Group, GroupCommand, GroupStatus
 from tmr.errors import InvalidUpload, TooLarge
-from tmr.services.group_execution import GroupExecution
-from tmr.services.groups import GroupService
 
 router = APIRouter(tags=["groups"])
 
@@ -151,8 +149,8 @@ def group_out(g: Group) -> GroupOut:
     summary="Open an empty atomic group (step 1 of 3).",
     operation_id="GroupOpen",
 )
-def open_group(registry: RegistryDep, user: UserDep) -> GroupOut:
-    return group_out(GroupService(registry).open(user))
+def open_group(services: ServicesDep, user: UserDep) -> GroupOut:
+    return group_out(services.groups.open(user))
 
 
 @router.get(
@@ -162,8 +160,8 @@ def open_group(registry: RegistryDep, user: UserDep) -> GroupOut:
     summary="The caller's 100 newest groups (an administrator's: everyone's), without commands.",
     operation_id="GroupList",
 )
-def list_groups(registry: RegistryDep, user: UserDep) -> list[GroupOut]:
-    return [group_out(g) for g in GroupService(registry).list(user)]
+def list_groups(services: ServicesDep, user: UserDep) -> list[GroupOut]:
+    return [group_out(g) for g in services.groups.list(user)]
 
 
 @router.get(
@@ -173,8 +171,8 @@ def list_groups(registry: RegistryDep, user: UserDep) -> list[GroupOut]:
     summary="A group's status, commands and (once committed) results.",
     operation_id="GroupGet",
 )
-def get_group(registry: RegistryDep, user: UserDep, group_id: GroupPath) -> GroupOut:
-    return group_out(GroupService(registry).get(group_id, user))
+def get_group(services: ServicesDep, user: UserDep, group_id: GroupPath) -> GroupOut:
+    return group_out(services.groups.get(group_id, user))
 
 
 @router.post(
@@ -186,12 +184,12 @@ def get_group(registry: RegistryDep, user: UserDep, group_id: GroupPath) -> Grou
     operation_id="GroupAppend",
 )
 def append_command(
-    registry: RegistryDep,
+    services: ServicesDep,
     user: UserDep,
     group_id: GroupPath,
     command: Annotated[Command, Body()],
 ) -> GroupCommandOut:
-    service = GroupService(registry)
+    service = services.groups
     if isinstance(command, RegisterCommand):
         name = command.name.strip() if command.name and command.name.strip() else None
         added = service.append_register(
@@ -216,6 +214,7 @@ def append_command(
 )
 def append_upload(
     registry: RegistryDep,
+    services: ServicesDep,
     user: UserDep,
     group_id: GroupPath,
     type: Annotated[ArtifactType, Form(description="artifact type")],
@@ -235,7 +234,7 @@ def append_upload(
         if zip_path.stat().st_size > limit:
             raise TooLarge(f"upload exceeds the limit of {limit} bytes")
         chosen = name.strip() if name and name.strip() else None
-        added = GroupService(registry).append_upload(
+        added = services.groups.append_upload(
             group_id, user, type, zip_path, filename, chosen, sensitive
         )
     finally:
@@ -255,6 +254,6 @@ def append_upload(
     summary="Execute a group: every change becomes visible together, or none (step 3 of 3).",
     operation_id="GroupExecute",
 )
-async def execute_group(registry: RegistryDep, user: UserDep, group_id: GroupPath) -> GroupOut:
-    done = await run_in_threadpool(GroupExecution(registry).execute, group_id, user)
+async def execute_group(services: ServicesDep, user: UserDep, group_id: GroupPath) -> GroupOut:
+    done = await run_in_threadpool(services.group_execution.execute, group_id, user)
     return group_out(done)

@@ -9,10 +9,9 @@ from fastapi.concurrency import run_in_threadpool
 
 from tmr.api import schemas
 from tmr.api.artifacts import IdPath
-from tmr.api.deps import RegistryDep, ServicesDep, UserDep
+from tmr.api.deps import ServicesDep, UserDep
 from tmr.api.protections import weight_scan
 from tmr.domain.artifact import AuditAction
-from tmr.services.catalog import CatalogService
 from tmr.services.lineage import LineageGraph
 
 router = APIRouter(tags=["models"])
@@ -25,11 +24,9 @@ router = APIRouter(tags=["models"])
     summary="Get ratings for this model artifact. (BASELINE)",
     operation_id="ModelArtifactRate",
 )
-def rate(
-    registry: RegistryDep, services: ServicesDep, user: UserDep, id: IdPath
-) -> dict[str, Any]:
+def rate(services: ServicesDep, user: UserDep, id: IdPath) -> dict[str, Any]:
     model, rating = services.rating.stored(id)
-    CatalogService(registry).record(model, user, AuditAction.RATE)
+    services.catalog.record(model, user, AuditAction.RATE)
     return rating.to_model_rating()
 
 

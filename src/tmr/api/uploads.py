@@ -17,11 +17,11 @@ from fastapi.concurrency import run_in_threadpool
 
 from tmr.api import schemas
 from tmr.api.artifacts import TypePath, envelope
-from tmr.api.deps import LinksDep, RegistryDep, UserDep
+from tmr.api.deps import LinksDep, RegistryDep, ServicesDep, UserDep
+from tmr.composition import Registry
 from tmr.domain.artifact import Artifact, ArtifactType, User
 from tmr.errors import InvalidUpload, TooLarge
-from tmr.services.registry import Registry
-from tmr.services.uploads import register_upload
+from tmr.services.uploads import UploadService
 
 router = APIRouter(tags=["uploads"])
 
@@ -37,6 +37,7 @@ router = APIRouter(tags=["uploads"])
 async def upload(
     request: Request,
     registry: RegistryDep,
+    services: ServicesDep,
     user: UserDep,
     links: LinksDep,
     artifact_type: TypePath,
@@ -62,13 +63,14 @@ async def upload(
         except UnicodeDecodeError as exc:
             raise InvalidUpload("the monitoring program must be UTF-8 JavaScript text") from exc
     created = await run_in_threadpool(
-        _store, registry, artifact_type, file, name, user, sensitive, program
+        _store, registry, services.uploads, artifact_type, file, name, user, sensitive, program
     )
     return envelope(created, links)
 
 
 def _store(
     registry: Registry,
+    uploads: UploadService,
     type_: ArtifactType,
     file: UploadFile,
     name: str | None,
@@ -88,8 +90,7 @@ def _store(
             raise TooLarge(
                 f"upload exceeds the limit of {registry.settings.max_upload_bytes} bytes"
             )
-        return register_upload(
-            registry,
+        return uploads.register(
             type_,
             zip_path,
             work / "files",

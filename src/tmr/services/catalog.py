@@ -10,29 +10,31 @@ from __future__ import annotations
 
 import base64
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from tmr.domain.artifact import Artifact, ArtifactType, AuditAction, AuditEntry, User, may_change
 from tmr.domain.files import NameQuery
 from tmr.domain.security import SecurityAction
 from tmr.domain.versions import parse_query, parse_version
 from tmr.errors import BadRequest, NotFound, TmrError, TooLarge, Unauthorized
-from tmr.services.registry import Registry
-from tmr.services.search import Hit
+from tmr.services.search import Hit, SearchIndex
+from tmr.services.security import SecurityLog
+from tmr.storage.blobs import BlobStore
 from tmr.storage.bundles import ALL_BUNDLES, bundle_prefix
 from tmr.storage.db.artifacts import ArtifactRepository
 from tmr.storage.db.audit import AuditRepository
+from tmr.storage.db.engine import Database
 
 MAX_QUERIES = 100
 REGEX_SCAN_BATCH = 2000
 CONTRACT_ACTIONS = {"CREATE", "UPDATE", "DOWNLOAD", "RATE", "AUDIT"}  # the contract's enum
 
 
-def require_owner(registry: Registry, user: User, artifact: Artifact, doing: str) -> None:
+def require_owner(security: SecurityLog, user: User, artifact: Artifact, doing: str) -> None:
     """Owner or admin, else the contract's permission status (401) and a security event."""
     if may_change(user, artifact):
         return
-    registry.security.record(
+    security.record(
         SecurityAction.DENIED,
         user.name,
         f"{artifact.type.value}/{artifact.id}",
@@ -71,17 +73,32 @@ def decode_offset(offset: str | None) -> int:
 
 
 class CatalogService:
-    def __init__(self, registry: Registry) -> None:
-        self.reg = registry
+    def __init__(
+        self,
+        db: Database,
+        blobs: BlobStore,
+        audit_key: bytes,
+        security: SecurityLog,
+        search: SearchIndex,
+        reset_users: Callable[[], None],
+        page_size: int,
+    ) -> None:
+        self.db = db
+        self.blobs = blobs
+        self.audit_key = audit_key
+        self.security = security
+        self.search = search
+        self.reset_users = reset_users
+        self.page_size = page_size
 
     def get(self, type_: ArtifactType, artifact_id: str) -> Artifact:
-        with self.reg.db.read() as s:
+        with self.db.read() as s:
             return ArtifactRepository(s).get_or_404(artifact_id, type_)
 
     def by_name(self, name: str) -> list[Artifact]:
         if name == "*":
             raise BadRequest('the name "*" is reserved for enumeration (POST /artifacts)')
-        with self.reg.db.read() as s:
+        with self.db.read() as s:
             found = ArtifactRepository(s).by_name(name)
         if not found:
             raise NotFound(f"no artifact named {name!r}")
@@ -95,8 +112,8 @@ class CatalogService:
         if len(queries) > MAX_QUERIES:
             raise TooLarge(f"at most {MAX_QUERIES} queries per request; got {len(queries)}")
         after = decode_offset(offset)
-        limit = self.reg.settings.enumerate_page_size
-        with self.reg.db.read() as s:
+        limit = self.page_size
+        with self.db.read() as s:
             rows = ArtifactRepository(s).page(queries, after, limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
@@ -105,7 +122,7 @@ class CatalogService:
 
     def regex(self, pattern: str) -> list[Hit]:
         """Artifacts whose name or README matches (RE2; see services/search.py)."""
-        found = self.reg.search.search(pattern)
+        found = self.search.search(pattern)
         if not found:
             raise NotFound(f"no artifact name or README matches {pattern!r}")
         return found
@@ -121,7 +138,7 @@ class CatalogService:
         found: list[Artifact] = []
         after = 0
         while True:
-            with self.reg.db.read() as s:
+            with self.db.read() as s:
                 batch = ArtifactRepository(s).versioned(after, REGEX_SCAN_BATCH, name, types)
             for seq, artifact in batch:
                 after = seq
@@ -136,15 +153,15 @@ class CatalogService:
 
     def delete(self, type_: ArtifactType, artifact_id: str, user: User) -> None:
         """Owner or admin. The artifact's audit trail stays (with a DELETE entry)."""
-        require_owner(self.reg, user, self.get(type_, artifact_id), "delete")
-        with self.reg.db.transaction() as s:
+        require_owner(self.security, user, self.get(type_, artifact_id), "delete")
+        with self.db.transaction() as s:
             repo = ArtifactRepository(s)
             artifact = repo.get_or_404(artifact_id, type_)
             repo.delete(artifact_id)
-            AuditRepository(s, self.reg.audit_key).append(
+            AuditRepository(s, self.audit_key).append(
                 AuditEntry.now(artifact, user, AuditAction.DELETE)
             )
-            self.reg.security.record_in(
+            self.security.record_in(
                 s,
                 SecurityAction.ARTIFACT_DELETE,
                 user.name,
@@ -156,45 +173,45 @@ class CatalogService:
     def _delete_blobs(self, artifact_id: str) -> None:
         # Unreferenced now; if the store is down, a later reset removes them.
         with contextlib.suppress(TmrError):
-            self.reg.blobs.delete_prefix(bundle_prefix(artifact_id))
+            self.blobs.delete_prefix(bundle_prefix(artifact_id))
 
     def audit(self, type_: ArtifactType, artifact_id: str, user: User) -> list[AuditEntry]:
         """The trail of an artifact, also after it was deleted; for its owner and admins."""
-        with self.reg.db.read() as s:
+        with self.db.read() as s:
             artifact = ArtifactRepository(s).get(artifact_id)
-            past = AuditRepository(s, self.reg.audit_key).for_artifact(artifact_id)
+            past = AuditRepository(s, self.audit_key).for_artifact(artifact_id)
         if artifact is None or artifact.type != type_:
             artifact = _from_trail(type_, artifact_id, past)
-        require_owner(self.reg, user, artifact, "read the audit trail of")
-        with self.reg.db.transaction() as s:
-            audit = AuditRepository(s, self.reg.audit_key)
+        require_owner(self.security, user, artifact, "read the audit trail of")
+        with self.db.transaction() as s:
+            audit = AuditRepository(s, self.audit_key)
             audit.append(AuditEntry.now(artifact, user, AuditAction.AUDIT))
             entries = audit.for_artifact(artifact_id)
         return [e for e in entries if e.action.value in CONTRACT_ACTIONS]
 
     def record(self, artifact: Artifact, user: User, action: AuditAction) -> None:
-        with self.reg.db.transaction() as s:
-            AuditRepository(s, self.reg.audit_key).append(AuditEntry.now(artifact, user, action))
+        with self.db.transaction() as s:
+            AuditRepository(s, self.audit_key).append(AuditEntry.now(artifact, user, action))
 
     def reset(self, user: User) -> None:
         if not user.is_admin:
             raise Unauthorized(f"user {user.name!r} may not reset the registry (admins only)")
-        with self.reg.db.transaction() as s:
+        with self.db.transaction() as s:
             ArtifactRepository(s).delete_all()
-            dropped, head = AuditRepository(s, self.reg.audit_key).delete_all()
-            self.reg.security.record_in(
+            dropped, head = AuditRepository(s, self.audit_key).delete_all()
+            self.security.record_in(
                 s,
                 SecurityAction.RESET,
                 user.name,
                 "registry",
                 f"artifacts and their {dropped} audit entries cleared; trail head {head}",
             )
-        self.reg.auth.reset_users()
+        self.reset_users()
         with contextlib.suppress(TmrError):
-            self.reg.blobs.delete_prefix(ALL_BUNDLES)
+            self.blobs.delete_prefix(ALL_BUNDLES)
 
     def count(self) -> int:
-        with self.reg.db.read() as s:
+        with self.db.read() as s:
             return ArtifactRepository(s).count()
 
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tmr.domain.artifact import Artifact, ArtifactType, User
-from tmr.domain.files import StoredFile
+from tmr.domain.files import PARTS, StoredFile
 from tmr.domain.snapshot import Snapshot
 from tmr.errors import ArtifactQuarantined, BadRequest, Forbidden, NotFound
 from tmr.safety.pickles import is_pickle_candidate
@@ -46,15 +46,15 @@ from tmr.services.protections import (
     store_scans,
     unsafe_reason,
 )
-from tmr.services.registry import Registry
-from tmr.storage.blobs.base import BlobInfo
+from tmr.services.upstream import Upstream
+from tmr.storage.blobs.base import BlobInfo, BlobStore
 from tmr.storage.bundles import ZipEntry, bundles_prefix, file_key, write_zip_stream
 from tmr.storage.db.artifacts import ArtifactRepository
+from tmr.storage.db.engine import Database
 from tmr.storage.db.users import UserRepository
 
 log = logging.getLogger("tmr.downloads")
 
-PARTS = ("all", "weights", "card", "datasets", "code")
 MANIFEST = "tmr-manifest.json"
 
 ZIP_STAMP = (1980, 1, 1, 0, 0, 0)
@@ -153,14 +153,27 @@ def _free_name(wanted: str, taken: set[str], tag: str = "registry") -> str:
 
 
 class DownloadService:
-    def __init__(self, registry: Registry) -> None:
-        self.reg = registry
+    def __init__(
+        self,
+        db: Database,
+        blobs: BlobStore,
+        audit_key: bytes,
+        upstream: Upstream,
+        gate: DownloadGate,
+        work_dir: Path,
+    ) -> None:
+        self.db = db
+        self.blobs = blobs
+        self.audit_key = audit_key
+        self.upstream = upstream
+        self.gate = gate
+        self.work_dir = work_dir
 
     def plan(self, artifact_id: str, part: str, user: User, *, head: bool = False) -> DownloadPlan:
         """The files of a bundle or part, after the download gate allowed ``user`` to have them."""
         plan = self._plan(artifact_id, part)
         linked = list({b.owner.id: b.owner for b in plan.files}.values())
-        gate = DownloadGate(self.reg).check(
+        gate = self.gate.check(
             plan.artifact,
             user,
             f"part={part}",
@@ -175,7 +188,7 @@ class DownloadService:
     def part_sizes(self, artifact_id: str) -> list[tuple[str, int, int]]:
         """(part, file count, bytes) for every part: what a download would hold, without
         running the download gate (nothing is downloaded)."""
-        out = []
+        out: list[tuple[str, int, int]] = []
         for part in PARTS:
             plan = self._plan(artifact_id, part)
             out.append((part, len(plan.files), sum(f.file.size for f in plan.files)))
@@ -184,11 +197,9 @@ class DownloadService:
     def _plan(self, artifact_id: str, part: str) -> DownloadPlan:
         if part not in PARTS:
             raise BadRequest(f"unknown part {part!r}; choose one of {', '.join(PARTS)}")
-        with self.reg.db.read() as s:
+        with self.db.read() as s:
             repo = ArtifactRepository(s)
-            artifact = repo.get(artifact_id)
-            if artifact is None:
-                raise NotFound(f"no artifact with id {artifact_id}")
+            artifact = repo.get_or_404(artifact_id)
             own = repo.files(artifact_id)
             files = [BundleFile(f.path, artifact, f) for f in own if part in ("all", f.part)]
             if part in ("datasets", "code") and artifact.type == ArtifactType.model:
@@ -248,7 +259,7 @@ class DownloadService:
         key = plan.bundle_key
         size = _built.get(key)
         if size is None:
-            info = self.reg.blobs.stat(key)
+            info = self.blobs.stat(key)
             if info is None:
                 plan, info = self._build(plan)
                 key = info.key
@@ -289,32 +300,32 @@ class DownloadService:
                 plan = DownloadPlan(fresh.artifact, fresh.part, fresh.files, fresh.manifest,
                                     plan.gate)  # fmt: skip
             key = plan.bundle_key
-            info = self.reg.blobs.stat(key) or self._write_bundle(plan, key)
+            info = self.blobs.stat(key) or self._write_bundle(plan, key)
             return plan, info
 
     def _write_bundle(self, plan: DownloadPlan, key: str) -> BlobInfo:
-        tmp = Path(tempfile.mkdtemp(prefix="bundle-", dir=self.reg.work_dir))
+        tmp = Path(tempfile.mkdtemp(prefix="bundle-", dir=self.work_dir))
         dest = tmp / "bundle.zip"
         try:
             with dest.open("wb") as out:
-                for piece in write_zip_stream(self.reg.blobs, self._entries(plan),
+                for piece in write_zip_stream(self.blobs, self._entries(plan),
                                               stamp=ZIP_STAMP):  # fmt: skip
                     out.write(piece)
-            info = self.reg.blobs.put_file(key, dest)
+            info = self.blobs.put_file(key, dest)
         finally:
             dest.unlink(missing_ok=True)
             tmp.rmdir()
         log.info("materialised %s (%d bytes)", key, info.size)
         stale = f"{bundles_prefix(plan.artifact.id)}{plan.part}-"
-        for old in list(self.reg.blobs.list(stale)):
+        for old in list(self.blobs.list(stale)):
             if old.key != key:
                 _built.pop(old.key, None)
-                self.reg.blobs.delete(old.key)
+                self.blobs.delete(old.key)
         return BlobInfo(key=key, size=info.size, etag=info.etag, sha256=info.sha256)
 
     def signed_user(self, name: str) -> User:
         """The user a valid signed link names, if that account still exists."""
-        with self.reg.db.read() as s:
+        with self.db.read() as s:
             user = UserRepository(s).get(name)
         if user is None:
             raise Forbidden(f"the download link was issued to {name!r}, who no longer exists")
@@ -330,42 +341,42 @@ class DownloadService:
             return file.blob_key
         with _lock_for(owner.id, file.path):
             return once_across_replicas(
-                self.reg.db,
+                self.db,
                 lease_name("pull", owner.id, file.path),
                 done=lambda: self._stored_key(owner, file),
                 work=lambda: self._pull(owner, file),
             )
 
     def _stored_key(self, owner: Artifact, file: StoredFile) -> str | None:
-        with self.reg.db.read() as s:
+        with self.db.read() as s:
             current = ArtifactRepository(s).file(owner.id, file.path)
         if current is None:
             raise NotFound(f"{file.path} is no longer part of artifact {owner.id}")
         return current.blob_key
 
     def _pull(self, owner: Artifact, file: StoredFile) -> str:
-        with self.reg.db.read() as s:
+        with self.db.read() as s:
             snapshot = ArtifactRepository(s).snapshot(owner.id)
         if snapshot is None:
             raise NotFound(f"{file.path} is no longer part of artifact {owner.id}")
-        tmp = Path(tempfile.mkdtemp(prefix="pull-", dir=self.reg.work_dir))
+        tmp = Path(tempfile.mkdtemp(prefix="pull-", dir=self.work_dir))
         dest = tmp / "file"
         try:
             log.info("pulling %s/%s from upstream", owner.id, file.path)
-            sha = self.reg.download_file(snapshot, file.path, dest, self.reg.settings)
+            sha = self.upstream.download(snapshot, file.path, dest)
             pickled = is_pickle_candidate(file.path)
             scans = scan_local_files({file.path: dest}) if pickled else []
             reason = unsafe_reason(scans)
             key = file_key(owner.id, file.path, generation=f"pulled-{secrets.token_hex(4)}")
             if reason is None:  # an unsafe file is never stored
-                self.reg.blobs.put_file(key, dest)
+                self.blobs.put_file(key, dest)
         finally:
             dest.unlink(missing_ok=True)
             tmp.rmdir()
-        with self.reg.db.transaction() as s:
+        with self.db.transaction() as s:
             if reason is None:
                 ArtifactRepository(s).set_blob_key(owner.id, file.path, key, sha)
-            store_scans(s, owner, scans, self.reg.audit_key)
+            store_scans(s, owner, scans, self.audit_key)
         if reason is not None:
             raise ArtifactQuarantined(
                 f"{owner.type.value} {owner.name!r} ({owner.id}) was quarantined when "
@@ -384,11 +395,9 @@ class DownloadService:
         head: bool = False,
     ) -> FileDownload:
         """One file (or the requested range of it), after the download gate allowed it."""
-        with self.reg.db.read() as s:
+        with self.db.read() as s:
             repo = ArtifactRepository(s)
-            artifact = repo.get(artifact_id)
-            if artifact is None:
-                raise NotFound(f"no artifact with id {artifact_id}")
+            artifact = repo.get_or_404(artifact_id)
             match = repo.file(artifact_id, path)
         if match is None:
             raise NotFound(f"artifact {artifact_id} has no file {path!r}")
@@ -398,7 +407,7 @@ class DownloadService:
         def write_zip(dest: Path) -> None:
             self._write_file_zip(artifact, match, span, dest)
 
-        gate = DownloadGate(self.reg).check(artifact, user, what, write_zip, head=head)
+        gate = self.gate.check(artifact, user, what, write_zip, head=head)
         gate.cleanup()  # the file itself is served; the monitor saw exactly those bytes
         return FileDownload(artifact, match, self.ensure_blob(artifact, match), gate.no_presign)
 
@@ -411,7 +420,7 @@ class DownloadService:
 
     def _write_zip(self, plan: DownloadPlan, dest: Path) -> None:
         with dest.open("wb") as out:
-            for piece in write_zip_stream(self.reg.blobs, self._entries(plan)):
+            for piece in write_zip_stream(self.blobs, self._entries(plan)):
                 out.write(piece)
 
     def _write_file_zip(
@@ -421,10 +430,10 @@ class DownloadService:
         if span is None:
             entries = [ZipEntry(key=key, arcname=file.path)]
         else:
-            data = b"".join(self.reg.blobs.iter_range(key, span[0], span[1]))
+            data = b"".join(self.blobs.iter_range(key, span[0], span[1]))
             entries = [ZipEntry(key="", arcname=file.path, data=data)]
         with dest.open("wb") as out:
-            for piece in write_zip_stream(self.reg.blobs, entries):
+            for piece in write_zip_stream(self.blobs, entries):
                 out.write(piece)
 
 

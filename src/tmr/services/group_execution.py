@@ -41,11 +41,13 @@ from tmr.services.catalog import require_owner
 from tmr.services.groups import GROUPS_PREFIX, GroupService
 from tmr.services.ingest import IngestService, Prepared
 from tmr.services.protections import scan_local_files
-from tmr.services.registry import Registry
-from tmr.services.uploads import prepare_upload
+from tmr.services.security import SecurityLog
+from tmr.services.uploads import UploadService
+from tmr.storage.blobs import BlobStore
 from tmr.storage.bundles import bundle_prefix, bundles_prefix
 from tmr.storage.db.artifacts import ArtifactRepository
 from tmr.storage.db.audit import AuditRepository
+from tmr.storage.db.engine import Database
 from tmr.storage.db.groups import STAGED, SUPERSEDED, GroupRepository
 
 log = logging.getLogger("tmr.groups")
@@ -70,16 +72,31 @@ def describe(command: GroupCommand) -> str:
 
 
 class GroupExecution:
-    def __init__(self, registry: Registry) -> None:
-        self.reg = registry
-        self.ingest = IngestService(registry)
-        self.groups = GroupService(registry)
+    def __init__(
+        self,
+        db: Database,
+        blobs: BlobStore,
+        audit_key: bytes,
+        security: SecurityLog,
+        ingest: IngestService,
+        uploads: UploadService,
+        groups: GroupService,
+        work_dir: Path,
+    ) -> None:
+        self.db = db
+        self.blobs = blobs
+        self.audit_key = audit_key
+        self.security = security
+        self.ingest = ingest
+        self.uploads = uploads
+        self.groups = groups
+        self.work_dir = work_dir
 
     def execute(self, group_id: str, user: User) -> Group:
         group = self.groups.open_group(group_id, user, "execute")
         if not group.commands:
             raise BadRequest(f"group {group_id} has no commands yet; append some, then execute")
-        with self.reg.db.transaction() as s:
+        with self.db.transaction() as s:
             started = GroupRepository(s).transition(
                 group_id, GroupStatus.open, GroupStatus.executing, datetime.now(UTC)
             )
@@ -89,7 +106,7 @@ class GroupExecution:
                 group_id=group_id,
             )
         log.info("group %s executing (%d commands)", group_id, len(group.commands))
-        work = Path(tempfile.mkdtemp(prefix=f"group-{group_id}-", dir=self.reg.work_dir))
+        work = Path(tempfile.mkdtemp(prefix=f"group-{group_id}-", dir=self.work_dir))
         plans: list[Plan] = []
         step = "preparing"
         try:
@@ -110,7 +127,7 @@ class GroupExecution:
                 if plan.prepared is not None:
                     self.ingest.discard(plan.prepared)
             shutil.rmtree(work, ignore_errors=True)
-        delete_listed(self.reg, group_id, superseded)
+        delete_listed(self.db, self.blobs, group_id, superseded)
         self.groups.delete_kept_zips(group_id)
         log.info("group %s committed", group_id)
         return self.groups.get(group_id, user)
@@ -133,9 +150,9 @@ class GroupExecution:
                 command.type, command.artifact_id, command.name, command.url, user
             )
             return Plan(command, current, prepared)
-        with self.reg.db.read() as s:
+        with self.db.read() as s:
             current = ArtifactRepository(s).get_or_404(command.artifact_id, command.type)
-        require_owner(self.reg, user, current, "delete")
+        require_owner(self.security, user, current, "delete")
         return Plan(command, current)
 
     def _prepare_upload(self, command: GroupCommand, user: User, work: Path) -> Prepared:
@@ -144,10 +161,9 @@ class GroupExecution:
         folder.mkdir()
         zip_path = folder / "bundle.zip"
         with zip_path.open("wb") as out:
-            for chunk in self.reg.blobs.iter_range(command.blob_key):
+            for chunk in self.blobs.iter_range(command.blob_key):
                 out.write(chunk)
-        prepared = prepare_upload(
-            self.reg,
+        prepared = self.uploads.prepare(
             command.type,
             zip_path,
             folder / "files",
@@ -162,7 +178,7 @@ class GroupExecution:
     # --- staging ------------------------------------------------------------------------------
     def _heartbeat(self, group_id: str, staged: str | None = None) -> None:
         """Renew the lease; refuse to go on when the group is no longer ours to execute."""
-        with self.reg.db.transaction() as s:
+        with self.db.transaction() as s:
             repo = GroupRepository(s)
             if not repo.touch(group_id, GroupStatus.executing, datetime.now(UTC)):
                 raise Conflict(f"group {group_id} {INTERRUPTED.split(': ', 1)[1]}")
@@ -187,7 +203,7 @@ class GroupExecution:
             )  # fmt: skip
             for p in plans
         ]
-        with self.reg.db.transaction() as s:
+        with self.db.transaction() as s:
             repo = GroupRepository(s)
             if not repo.transition(
                 group.id, GroupStatus.executing, GroupStatus.committed, datetime.now(UTC),
@@ -216,10 +232,10 @@ class GroupExecution:
         repo = ArtifactRepository(s)
         current = repo.get_or_404(artifact.id, artifact.type)
         repo.delete(artifact.id)
-        AuditRepository(s, self.reg.audit_key).append(
+        AuditRepository(s, self.audit_key).append(
             AuditEntry.now(current, user, AuditAction.DELETE, detail)
         )
-        self.reg.security.record_in(
+        self.security.record_in(
             s,
             SecurityAction.ARTIFACT_DELETE,
             user.name,
@@ -234,7 +250,7 @@ class GroupExecution:
         reason = f"{step} failed: {cause}"
         log.warning("group %s failed at %s", group_id, reason)
         try:
-            with self.reg.db.transaction() as s:
+            with self.db.transaction() as s:
                 GroupRepository(s).transition(
                     group_id, GroupStatus.executing, GroupStatus.failed, datetime.now(UTC),
                     reason=reason[:4000],
@@ -246,45 +262,44 @@ class GroupExecution:
             exc.details.setdefault("group_id", group_id)
             exc.details.setdefault("group_status", GroupStatus.failed.value)
         try:
-            with self.reg.db.read() as s:
+            with self.db.read() as s:
                 staged = GroupRepository(s).blobs(group_id)
         except TmrError:
             return
-        delete_listed(self.reg, group_id, staged)
+        delete_listed(self.db, self.blobs, group_id, staged)
         self.groups.delete_kept_zips(group_id)
 
 
-def delete_listed(registry: Registry, group_id: str, prefixes: list[str]) -> None:
+def delete_listed(db: Database, blobs: BlobStore, group_id: str, prefixes: list[str]) -> None:
     """Delete blob prefixes a group listed, then their rows (kept for the sweeper when the
     blob store refuses)."""
     gone = []
     for prefix in prefixes:
         try:
-            registry.blobs.delete_prefix(prefix)
+            blobs.delete_prefix(prefix)
             gone.append(prefix)
         except TmrError as exc:
             log.warning("group %s: could not delete %s: %s", group_id, prefix, exc.message)
     if gone:
         try:
-            with registry.db.transaction() as s:
+            with db.transaction() as s:
                 GroupRepository(s).drop_blobs(group_id, gone)
         except TmrError as exc:
             log.warning("group %s: could not record clean-up: %s", group_id, exc.message)
 
 
-def sweep_groups(registry: Registry) -> int:
+def sweep_groups(db: Database, blobs: BlobStore, groups: GroupService, lease_seconds: float) -> int:
     """Fail groups whose executor died (heartbeat older than the lease), expire abandoned open
     groups, delete every blob prefix a finished group still lists and every kept zip whose group
     is finished. Returns how many prefixes and zips were deleted."""
     now = datetime.now(UTC)
-    groups = GroupService(registry)
-    lease = timedelta(seconds=registry.settings.group_lease_seconds)
-    with registry.db.read() as s:
+    lease = timedelta(seconds=lease_seconds)
+    with db.read() as s:
         repo = GroupRepository(s)
         dead = repo.stale_executing(now - lease)
         abandoned = repo.expired_open(now)
     for group_id in dead:
-        with registry.db.transaction() as s:
+        with db.transaction() as s:
             if GroupRepository(s).transition(
                 group_id, GroupStatus.executing, GroupStatus.failed, now, reason=INTERRUPTED
             ):
@@ -293,21 +308,21 @@ def sweep_groups(registry: Registry) -> int:
         groups.expire(group_id)
     removed = 0
     finished = [GroupStatus.committed, GroupStatus.failed, GroupStatus.expired]
-    with registry.db.read() as s:
+    with db.read() as s:
         leftovers = {gid: GroupRepository(s).blobs(gid)
                      for gid in GroupRepository(s).groups_with_blobs(finished)}  # fmt: skip
     for group_id, prefixes in leftovers.items():
-        delete_listed(registry, group_id, prefixes)
+        delete_listed(db, blobs, group_id, prefixes)
         removed += len(prefixes)
     kept: dict[str, list[str]] = {}
-    for info in registry.blobs.list(GROUPS_PREFIX):
+    for info in blobs.list(GROUPS_PREFIX):
         kept.setdefault(info.key[len(GROUPS_PREFIX) :].split("/", 1)[0], []).append(info.key)
-    with registry.db.read() as s:
+    with db.read() as s:
         statuses = GroupRepository(s).statuses(list(kept))
     for group_id, keys in kept.items():
         if statuses.get(group_id) in (GroupStatus.open, GroupStatus.executing):
             continue
         for key in keys:
-            registry.blobs.delete(key)
+            blobs.delete(key)
             removed += 1
     return removed

@@ -18,16 +18,19 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from tmr.config import Settings
 from tmr.domain.artifact import Artifact, ArtifactType, User
 from tmr.domain.groups import CommandOp, Group, GroupCommand, GroupStatus
 from tmr.domain.security import SecurityAction
 from tmr.errors import BadRequest, Conflict, Gone, NotFound, TmrError, TooLarge, Unauthorized
 from tmr.services.catalog import require_owner
 from tmr.services.ingest import check_artifact_name
-from tmr.services.registry import Registry
+from tmr.services.security import SecurityLog
 from tmr.sources.upload import extract_bundle
 from tmr.sources.urls import parse_source_url
+from tmr.storage.blobs import BlobStore
 from tmr.storage.db.artifacts import ArtifactRepository
+from tmr.storage.db.engine import Database
 from tmr.storage.db.groups import GroupRepository
 
 log = logging.getLogger("tmr.groups")
@@ -46,8 +49,22 @@ def may_see(user: User, group: Group) -> bool:
 
 
 class GroupService:
-    def __init__(self, registry: Registry) -> None:
-        self.reg = registry
+    """Open groups and append commands (``settings``: the group limits and the upload and URL
+    checks a command passes when it is appended)."""
+
+    def __init__(
+        self,
+        db: Database,
+        blobs: BlobStore,
+        security: SecurityLog,
+        settings: Settings,
+        work_dir: Path,
+    ) -> None:
+        self.db = db
+        self.blobs = blobs
+        self.security = security
+        self.settings = settings
+        self.work_dir = work_dir
 
     # --- step one: open ---------------------------------------------------------------------
     def open(self, user: User) -> Group:
@@ -57,10 +74,10 @@ class GroupService:
             created_by=user.name,
             status=GroupStatus.open,
             created_at=now,
-            expires_at=now + timedelta(seconds=self.reg.settings.group_ttl_seconds),
+            expires_at=now + timedelta(seconds=self.settings.group_ttl_seconds),
             updated_at=now,
         )
-        with self.reg.db.transaction() as s:
+        with self.db.transaction() as s:
             GroupRepository(s).add(group)
         log.info("group %s opened by %s", group.id, user.name)
         return group
@@ -76,7 +93,7 @@ class GroupService:
 
     def list(self, user: User) -> list[Group]:
         """The caller's newest groups (an administrator's: everyone's), without commands."""
-        with self.reg.db.read() as s:
+        with self.db.read() as s:
             return GroupRepository(s).list_for(None if user.is_admin else user.name, LIST_LIMIT)
 
     def open_group(self, group_id: str, user: User, doing: str) -> Group:
@@ -89,7 +106,7 @@ class GroupService:
             raise Gone(
                 f"group {group_id} expired at {group.expires_at:%Y-%m-%dT%H:%M:%SZ} without "
                 "being executed (groups stay open for "
-                f"{self.reg.settings.group_ttl_seconds:g} s); open a new one",
+                f"{self.settings.group_ttl_seconds:g} s); open a new one",
                 group_id=group_id,
                 status=group.status.value,
             )
@@ -104,7 +121,7 @@ class GroupService:
 
     def expire(self, group_id: str) -> None:
         """An abandoned open group: mark it expired and delete the zips it kept."""
-        with self.reg.db.transaction() as s:
+        with self.db.transaction() as s:
             done = GroupRepository(s).transition(
                 group_id,
                 GroupStatus.open,
@@ -118,12 +135,12 @@ class GroupService:
 
     def delete_kept_zips(self, group_id: str) -> None:
         try:
-            self.reg.blobs.delete_prefix(group_prefix(group_id))
+            self.blobs.delete_prefix(group_prefix(group_id))
         except TmrError as exc:  # the sweeper retries
             log.warning("could not delete the zips of group %s: %s", group_id, exc.message)
 
     def _load(self, group_id: str) -> Group:
-        with self.reg.db.read() as s:
+        with self.db.read() as s:
             group = GroupRepository(s).get(group_id)
         if group is None:
             raise NotFound(f"no group with id {group_id}")
@@ -133,7 +150,7 @@ class GroupService:
         group = self._load(group_id)
         if may_see(user, group):
             return group
-        self.reg.security.record(
+        self.security.record(
             SecurityAction.DENIED, user.name, f"group/{group_id}", f"{doing}: not the owner"
         )
         raise Unauthorized(
@@ -158,7 +175,7 @@ class GroupService:
         url = self._check_url(url)
         if name is not None:
             check_artifact_name(name)
-            with self.reg.db.read() as s:
+            with self.db.read() as s:
                 existing = ArtifactRepository(s).find_duplicate(type_, url, name)
             if existing is not None:
                 raise Conflict(
@@ -214,26 +231,26 @@ class GroupService:
         if sensitive and type_ != ArtifactType.model:
             raise BadRequest("only models can be sensitive")
         check_artifact_name(name or Path(filename).stem)
-        probe = Path(tempfile.mkdtemp(prefix="group-probe-", dir=self.reg.work_dir))
+        probe = Path(tempfile.mkdtemp(prefix="group-probe-", dir=self.work_dir))
         try:
-            extract_bundle(zip_path, probe / "files", self.reg.settings)
+            extract_bundle(zip_path, probe / "files", self.settings)
         finally:
             shutil.rmtree(probe, ignore_errors=True)
         self._check_room(group)
         key = f"{group_prefix(group.id)}uploads/{secrets.token_hex(8)}.zip"
-        self.reg.blobs.put_file(key, zip_path)
+        self.blobs.put_file(key, zip_path)
         command = GroupCommand(0, CommandOp.upload, type_, name=name, filename=filename,
                                blob_key=key, sensitive=sensitive)  # fmt: skip
         try:
             return self._add(group, command)
         except BaseException:
-            self.reg.blobs.delete(key)
+            self.blobs.delete(key)
             raise
 
     # --- helpers ----------------------------------------------------------------------------
     def _check_url(self, url: str) -> str:
         url = url.strip()
-        parse_source_url(url, self.reg.settings)  # 400 naming what is wrong with it
+        parse_source_url(url, self.settings)  # 400 naming what is wrong with it
         return url
 
     def _target(
@@ -244,9 +261,9 @@ class GroupService:
         type_: ArtifactType | None,
         doing: str,
     ) -> Artifact:
-        with self.reg.db.read() as s:
+        with self.db.read() as s:
             artifact = ArtifactRepository(s).get_or_404(artifact_id, type_)
-        require_owner(self.reg, user, artifact, doing)
+        require_owner(self.security, user, artifact, doing)
         taken = [c for c in group.commands if c.artifact_id == artifact_id]
         if taken:
             raise Conflict(
@@ -257,7 +274,7 @@ class GroupService:
         return artifact
 
     def _check_room(self, group: Group) -> None:
-        limit = self.reg.settings.group_max_commands
+        limit = self.settings.group_max_commands
         if len(group.commands) >= limit:
             raise TooLarge(f"group {group.id} holds {limit} commands already, the most allowed")
 
@@ -265,8 +282,8 @@ class GroupService:
         """Insert the command while the group is still open (the row lock orders appends and
         the execute that closes the group)."""
         self._check_room(group)
-        limit = self.reg.settings.group_max_commands
-        with self.reg.db.transaction() as s:
+        limit = self.settings.group_max_commands
+        with self.db.transaction() as s:
             repo = GroupRepository(s)
             if not repo.touch(group.id, GroupStatus.open, datetime.now(UTC)):
                 raise Conflict(

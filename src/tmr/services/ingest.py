@@ -31,11 +31,15 @@ from tmr.errors import BadRequest, Conflict, IngestRejected, NotFound, TmrError
 from tmr.services.catalog import require_owner
 from tmr.services.keys import hub_key_from_url, new_artifact_id, parent_key
 from tmr.services.protections import ProtectionService, scan_local_files, store_scans
-from tmr.services.registry import Registry
+from tmr.services.rating import RatingService
+from tmr.services.security import SecurityLog
+from tmr.services.upstream import Upstream
 from tmr.sources.streams import write_bytes
+from tmr.storage.blobs import BlobStore
 from tmr.storage.bundles import bundles_prefix, classify, file_key, files_prefix
 from tmr.storage.db.artifacts import ArtifactRepository
 from tmr.storage.db.audit import AuditRepository
+from tmr.storage.db.engine import Database
 from tmr.storage.db.protections import ProtectionRepository
 
 log = logging.getLogger("tmr.ingest")
@@ -109,8 +113,25 @@ def check_artifact_name(name: str) -> None:
 
 
 class IngestService:
-    def __init__(self, registry: Registry) -> None:
-        self.reg = registry
+    """Registers and updates artifacts: fetch, rate, gate (the rating service's policy), store."""
+
+    def __init__(
+        self,
+        db: Database,
+        blobs: BlobStore,
+        audit_key: bytes,
+        security: SecurityLog,
+        upstream: Upstream,
+        rating: RatingService,
+        work_dir: Path,
+    ) -> None:
+        self.db = db
+        self.blobs = blobs
+        self.audit_key = audit_key
+        self.security = security
+        self.upstream = upstream
+        self.rating = rating
+        self.work_dir = work_dir
 
     # --- public use cases ---------------------------------------------------------------
     def register_url(
@@ -144,7 +165,7 @@ class IngestService:
         if name is not None:
             check_artifact_name(name)
             self._refuse_duplicate(type_, url, name)  # before any upstream traffic
-        snapshot = self.reg.fetch_snapshot(url, type_.value, self.reg.settings)
+        snapshot = self.upstream.fetch(url, type_.value)
         if name is None:
             name = derive_name(url, snapshot)
             check_artifact_name(name)
@@ -183,14 +204,14 @@ class IngestService:
         self, type_: ArtifactType, artifact_id: str, name: str | None, url: str, user: User
     ) -> tuple[Artifact, Prepared]:
         """The artifact as it is and its new contents, rated and gated; nothing stored yet."""
-        with self.reg.db.read() as s:
+        with self.db.read() as s:
             current = ArtifactRepository(s).get_or_404(artifact_id, type_)
-        require_owner(self.reg, user, current, "update")
+        require_owner(self.security, user, current, "update")
         if name is not None and current.name != name:
             raise BadRequest(
                 f"name {name!r} does not match artifact {artifact_id} (named {current.name!r})"
             )
-        snapshot = self.reg.fetch_snapshot(url, type_.value, self.reg.settings)
+        snapshot = self.upstream.fetch(url, type_.value)
         prepared = self._prepare(type_, current.name, url, snapshot)
         try:
             self._prefetch_small_files(prepared)
@@ -202,7 +223,7 @@ class IngestService:
 
     # --- steps --------------------------------------------------------------------------
     def _refuse_duplicate(self, type_: ArtifactType, url: str, name: str) -> None:
-        with self.reg.db.read() as s:
+        with self.db.read() as s:
             _refuse_duplicate_in(ArtifactRepository(s), type_, url, name)
 
     def _prepare(self, type_: ArtifactType, name: str, url: str, snapshot: Snapshot) -> Prepared:
@@ -223,17 +244,14 @@ class IngestService:
     def _rate_and_gate(self, prepared: Prepared, user: User) -> None:
         if prepared.type != ArtifactType.model:
             return
-        from tmr.services.rating import RatingService, sandbox_config
-
-        rating = RatingService(self.reg.db, self.reg.gate, sandbox_config(self.reg.settings))
-        prepared.rating = rating.rate(prepared.snapshot, prepared.name, prepared.local_files)
-        decision = self.reg.gate.evaluate(prepared.rating, prepared.snapshot.source)
+        prepared.rating = self.rating.rate(prepared.snapshot, prepared.name, prepared.local_files)
+        decision = self.rating.gate.evaluate(prepared.rating, prepared.snapshot.source)
         if decision.accepted:
             return
         self._audit_rejection(prepared, decision.listing, user)
         raise IngestRejected(
             f"model {prepared.name!r} was not registered: the ingest gate needs every "
-            f"applicable metric >= {self.reg.gate.threshold:g} and an identifiable license; "
+            f"applicable metric >= {self.rating.gate.threshold:g} and an identifiable license; "
             f"it refused: {decision.listing}",
             failed_metrics={f.metric: f.score for f in decision.failures},
             reasons={f.metric: f.reason for f in decision.failures},
@@ -242,7 +260,7 @@ class IngestService:
     def _audit_rejection(self, prepared: Prepared, listing: str, user: User) -> None:
         """A refusal is a security event (GET /audit/security?action=REJECT), not a trail."""
         log.warning("ingest gate refused %s (%s): %s", prepared.name, prepared.url, listing)
-        self.reg.security.record(
+        self.security.record(
             SecurityAction.REJECT,
             user.name,
             f"{prepared.type.value}/{prepared.name}",
@@ -264,7 +282,7 @@ class IngestService:
         small = small[: max(SMALL_FILES_MAX, len(staged_paths))]
         if not small or prepared.snapshot.source not in {"huggingface", "github"}:
             return
-        tmp = Path(tempfile.mkdtemp(prefix="prefetch-", dir=self.reg.work_dir))
+        tmp = Path(tempfile.mkdtemp(prefix="prefetch-", dir=self.work_dir))
         staged = prepared.snapshot.staged  # what the fetch already read: never fetched twice
 
         def fetch(f: StoredFile) -> tuple[str, Path, str] | None:
@@ -272,7 +290,7 @@ class IngestService:
             try:
                 if f.path in staged:
                     return f.path, dest, write_bytes(staged[f.path], dest, f.path)
-                sha = self.reg.download_file(prepared.snapshot, f.path, dest, self.reg.settings)
+                sha = self.upstream.download(prepared.snapshot, f.path, dest)
             except TmrError as exc:
                 log.info("prefetch of %s/%s skipped: %s", prepared.name, f.path, exc.message)
                 return None
@@ -314,10 +332,10 @@ class IngestService:
                 key = None
                 if local is not None:
                     key = file_key(artifact_id, f.path, generation)
-                    self.reg.blobs.put_file(key, local)
+                    self.blobs.put_file(key, local)
                 files.append(StoredFile(f.path, f.size, f.sha256, f.part, key))
         except BaseException:
-            self.reg.blobs.delete_prefix(prefix)
+            self.blobs.delete_prefix(prefix)
             raise
         return prefix, files
 
@@ -340,10 +358,10 @@ class IngestService:
         scans = scan_local_files(prepared.local_files)
         prefix, files = self.stage(artifact.id, prepared)
         try:
-            with self.reg.db.transaction() as s:
+            with self.db.transaction() as s:
                 self.write_new(s, artifact, prepared, files, scans, user)
         except BaseException:
-            self.reg.blobs.delete_prefix(prefix)
+            self.blobs.delete_prefix(prefix)
             raise
         log.info(
             "registered %s %s (%s) from %s",
@@ -376,7 +394,7 @@ class IngestService:
             search_text=search_text(prepared.name, prepared.snapshot),
         )
         self._write_contents(repo, artifact.id, prepared, files)
-        AuditRepository(s, self.reg.audit_key).append(
+        AuditRepository(s, self.audit_key).append(
             AuditEntry.now(artifact, user, AuditAction.CREATE, detail)
         )
         self._write_protections(s, artifact, prepared, scans, user)
@@ -385,13 +403,13 @@ class IngestService:
         scans = scan_local_files(prepared.local_files)
         prefix, files = self.stage(current.id, prepared)
         try:
-            with self.reg.db.transaction() as s:
+            with self.db.transaction() as s:
                 old_keys = self.write_update(s, current, prepared, files, scans, user)
         except BaseException:  # the old version stays; the new blobs go
-            self.reg.blobs.delete_prefix(prefix)
+            self.blobs.delete_prefix(prefix)
             raise
         self.delete_superseded(current.id, old_keys)
-        with self.reg.db.read() as s:
+        with self.db.read() as s:
             updated = ArtifactRepository(s).get(current.id)
         assert updated is not None
         return updated
@@ -423,7 +441,7 @@ class IngestService:
             search_text=search_text(prepared.name, prepared.snapshot),
         )
         self._write_contents(repo, current.id, prepared, files)
-        AuditRepository(s, self.reg.audit_key).append(
+        AuditRepository(s, self.audit_key).append(
             AuditEntry.now(current, user, AuditAction.UPDATE, detail)
         )
         self._write_protections(s, current, prepared, scans, user)
@@ -433,11 +451,11 @@ class IngestService:
         """After an update's commit: the old version's blobs and materialised zips."""
         for key in old_keys:  # the old version's blobs, now unreferenced
             try:
-                self.reg.blobs.delete(key)
+                self.blobs.delete(key)
             except TmrError as exc:
                 log.warning("could not delete old blob %s: %s", key, exc.message)
         try:  # materialised zips of the old version (their digests no longer match anyway)
-            self.reg.blobs.delete_prefix(bundles_prefix(artifact_id))
+            self.blobs.delete_prefix(bundles_prefix(artifact_id))
         except TmrError as exc:
             log.warning("could not delete old bundles of %s: %s", artifact_id, exc.message)
 
@@ -445,9 +463,9 @@ class IngestService:
         self, s: Session, artifact: Artifact, prepared: Prepared, scans: list[FileScan], user: User
     ) -> None:
         """Scan verdicts (an unsafe file quarantines the model), sensitivity and monitor."""
-        store_scans(s, artifact, scans, self.reg.audit_key)
+        store_scans(s, artifact, scans, self.audit_key)
         if prepared.monitor is not None:
-            ProtectionService.write_monitor(s, artifact, prepared.monitor, user, self.reg.audit_key)
+            ProtectionService.write_monitor(s, artifact, prepared.monitor, user, self.audit_key)
         elif prepared.sensitive:
             ProtectionRepository(s).set_sensitive(artifact.id, True)
 

@@ -45,7 +45,6 @@ from tmr.errors import (
 from tmr.safety import monitor as node
 from tmr.safety.pickles import is_pickle_candidate, scan_file
 from tmr.services.lineage import MAX_FAMILY, LineageService
-from tmr.services.registry import Registry
 from tmr.storage.db.artifacts import ArtifactRepository
 from tmr.storage.db.audit import AuditRepository
 from tmr.storage.db.engine import Database
@@ -457,11 +456,16 @@ class GateResult:
 
 
 class DownloadGate:
-    def __init__(self, registry: Registry) -> None:
-        self.reg = registry
+    """``settings``: the monitors' limits (time, heap, address space, output, network) and the
+    Node.js binary and scratch folder they run with."""
+
+    def __init__(self, db: Database, audit_key: bytes, settings: Settings) -> None:
+        self.db = db
+        self.audit_key = audit_key
+        self.settings = settings
 
     def limits(self, node_path: str) -> node.MonitorLimits:
-        st = self.reg.settings
+        st = self.settings
         return node.MonitorLimits(
             node=node_path,
             timeout_seconds=st.monitor_timeout_seconds,
@@ -489,7 +493,7 @@ class DownloadGate:
         ``linked``: other artifacts whose files are in the download (a model's datasets/code
         parts); a quarantined one refuses the download too.
         """
-        with self.reg.db.read() as s:
+        with self.db.read() as s:
             repo = ProtectionRepository(s)
             status = repo.status(artifact.id)
             monitor = repo.monitor(artifact.id) if status.sensitive else None
@@ -521,14 +525,14 @@ class DownloadGate:
     def _run_monitor(
         self, artifact: Artifact, user: User, what: str, monitor: Monitor, write_zip: WriteZip
     ) -> GateResult:
-        node_path = node.find_node(self.reg.settings.node_binary)
+        node_path = node.find_node(self.settings.node_binary)
         if node_path is None:
             self._record(artifact, user, what, False, "no Node.js to run the monitor")
             raise DownloadRefused(
                 f"model {artifact.name!r} is sensitive and no Node.js is installed to run its "
                 "monitoring program; the download is refused"
             )
-        root = self.reg.settings.monitor_scratch_dir
+        root = self.settings.monitor_scratch_dir
         scratch = Path(tempfile.mkdtemp(prefix="tmr-monitor-", dir=str(root) if root else None))
         result = GateResult(no_presign=True, scratch=scratch)
         try:
@@ -560,7 +564,7 @@ class DownloadGate:
             return result
         result.cleanup()
         if outcome.timed_out:
-            limit = self.reg.settings.monitor_timeout_seconds
+            limit = self.settings.monitor_timeout_seconds
             why = f"the monitor was stopped at its time limit ({limit:g} s)"
         else:
             why = f"the monitor exited with code {outcome.exit_code}"
@@ -579,7 +583,7 @@ class DownloadGate:
         """Whether a download of ``artifact`` (with ``linked``) passes the gate with nothing to
         run: neither is quarantined and the model is not sensitive (no monitor, no
         presign rule). What ``check`` then does is only to record it (``record_allowed``)."""
-        with self.reg.db.read() as s:
+        with self.db.read() as s:
             repo = ProtectionRepository(s)
             statuses = repo.statuses([artifact.id, *(a.id for a in linked)])
         own = statuses.get(artifact.id)
@@ -621,7 +625,7 @@ class DownloadGate:
             entry = AuditEntry.now(artifact, user, AuditAction.DOWNLOAD, what)
         else:
             entry = AuditEntry.now(artifact, user, AuditAction.REFUSE, f"{what}: {reason}")
-        return download_recorder(self.reg.db, self.reg.audit_key).submit(event, entry)
+        return download_recorder(self.db, self.audit_key).submit(event, entry)
 
 
 class DownloadRecorder:
