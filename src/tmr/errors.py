@@ -15,7 +15,6 @@ TmrError (500: a bug)
 │   └── UnsafeContent           reactivating a model while an unsafe file is still stored
 ├── Gone (410)                  an atomic group that expired before it was executed
 ├── TooLarge (413)
-├── Unprocessable (422)
 ├── Locked (423)
 │   └── ArtifactQuarantined     downloads of a quarantined artifact (names the reason)
 ├── FailedDependency (424)
@@ -103,11 +102,6 @@ class Gone(TmrError):
 class TooLarge(TmrError):
     status_code = 413
     code = "too_large"
-
-
-class Unprocessable(TmrError):
-    status_code = 422
-    code = "unprocessable"
 
 
 class Locked(TmrError):

@@ -142,21 +142,6 @@ class TracksResponse(BaseModel):
     plannedTracks: list[str]  # noqa: N815 - the contract's spelling
 
 
-class HealthResponse(BaseModel):
-    status: Literal["ok", "degraded", "critical", "unknown"]
-    uptime_seconds: int
-    artifact_count: int | None
-    version: str
-    checked_at: str
-
-
-class ErrorBody(BaseModel):
-    error: str
-    message: str
-    details: dict[str, Any] = Field(default_factory=dict)
-    request_id: str | None = None
-
-
 class UserCreate(BaseModel):
     name: str = Field(min_length=1, max_length=256)
     password: str = Field(min_length=8, max_length=1024)

@@ -24,10 +24,8 @@ import os
 import shutil
 import signal
 import subprocess
-import tempfile
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -129,16 +127,6 @@ def _unshare_prefix() -> tuple[str, ...]:
 
 
 # --- running ----------------------------------------------------------------------------------
-@contextmanager
-def scratch_dir(root: Path | None = None) -> Iterator[Path]:
-    """A private scratch directory for one run (never inside the registry's data directory)."""
-    path = Path(tempfile.mkdtemp(prefix="tmr-monitor-", dir=str(root) if root else None))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-
-
 def _base_env(home: str) -> dict[str, str]:
     return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "TMPDIR": home, "LANG": "C.UTF-8"}
 

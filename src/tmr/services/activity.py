@@ -58,7 +58,6 @@ class ActivityLog:
         self._last_prune = 0.0
         self._closed = False
         self.replica = replica_id()
-        self.last_error: tuple[float, str] | None = None
 
     @property
     def shared(self) -> bool:
@@ -78,9 +77,6 @@ class ActivityLog:
                 self._timer = threading.Timer(self._flush_seconds, self._timed_flush)
                 self._timer.daemon = True
                 self._timer.start()
-
-    def note_error(self, message: str) -> None:
-        self.last_error = (time.time(), message)
 
     def _timed_flush(self) -> None:
         try:

@@ -136,11 +136,6 @@ class UserRepository:
             .values(calls_left=TokenRow.calls_left + calls)
         )
 
-    def purge_expired_tokens(self, now: datetime) -> None:
-        self.s.execute(
-            delete(TokenRow).where((TokenRow.expires_at <= now) | (TokenRow.calls_left <= 0))
-        )
-
     # --- accounts (tmr.services.accounts) -----------------------------------------------
     def set_disabled(self, name: str, disabled: bool) -> None:
         self.s.execute(update(UserRow).where(UserRow.name == name).values(disabled=disabled))
