@@ -84,7 +84,12 @@ def create_app(
             protections=services.protections,
             routes=app.routes,
         )
-        app.add_middleware(FastSignedDownloads, registry=registry, routes=app.routes)
+        app.add_middleware(
+            FastSignedDownloads,
+            registry=registry,
+            downloads=services.downloads,
+            routes=app.routes,
+        )
     # Outside it: authorisation runs after CORS preflights and inside the request log (ids).
     app.add_middleware(
         AccessControlMiddleware,

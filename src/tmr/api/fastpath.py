@@ -44,11 +44,11 @@ from tmr.api.artifacts import metadata, security_of
 from tmr.api.deps import run_read
 from tmr.api.errors import error_response
 from tmr.api.permissions import DOWNLOAD, app_routes, may
+from tmr.composition import Registry
 from tmr.domain.artifact import Artifact, ArtifactType, User
 from tmr.errors import NotFound, TmrError
 from tmr.services.downloads import DownloadService, ReadyBundle
 from tmr.services.protections import ProtectionService
-from tmr.services.registry import Registry
 from tmr.storage.db.versions import Tag
 
 TEMPLATE = "/artifacts/{artifact_type}/{id}"
@@ -204,9 +204,16 @@ class FastSignedDownloads:
     model, S3 storage, which redirects) goes on to the router's route unchanged.
     """
 
-    def __init__(self, app: ASGIApp, registry: Registry, routes: list[BaseRoute]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        registry: Registry,
+        downloads: DownloadService,
+        routes: list[BaseRoute],
+    ) -> None:
         self.app = app
         self.registry = registry
+        self.downloads = downloads
         self.route = next(
             r for m, p, r in app_routes(routes) if m == "GET" and p == DOWNLOAD_TEMPLATE
         )
@@ -256,10 +263,10 @@ class FastSignedDownloads:
         try:
             stat = os.stat(local)
         except OSError:  # the zip vanished (another replica rebuilt it): the route rebuilds
-            DownloadService(self.registry).forget(ready.key)
+            self.downloads.forget(ready.key)
             self._ready.pop((artifact_id, part), None)
             return False
-        service = DownloadService(self.registry)
+        service = self.downloads
         try:
             await asyncio.wrap_future(service.record(ready, user))
         except TmrError as exc:
@@ -281,7 +288,7 @@ class FastSignedDownloads:
             return cached[1]
         try:
             found: User | None = await run_read(
-                self.registry, DownloadService(self.registry).signed_user, name
+                self.registry, self.downloads.signed_user, name
             )
         except TmrError:
             found = None
@@ -296,7 +303,7 @@ class FastSignedDownloads:
             return cached[1]
         try:
             ready = await run_read(
-                self.registry, DownloadService(self.registry).ready_bundle, artifact_id, part
+                self.registry, self.downloads.ready_bundle, artifact_id, part
             )
         except TmrError:
             return None

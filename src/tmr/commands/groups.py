@@ -87,24 +87,23 @@ def as_json(g: Group) -> dict[str, object]:
 
 
 def group_command(args: argparse.Namespace, settings: Settings) -> int:
-    from tmr.composition import build_registry
+    from tmr.composition import build_registry, build_services
     from tmr.errors import TmrError
     from tmr.logging_setup import configure_logging
     from tmr.services.auth import DEFAULT_ADMIN
-    from tmr.services.group_execution import GroupExecution
-    from tmr.services.groups import GroupService
 
     configure_logging(settings.log_level, settings.log_file)
     registry = build_registry(settings)
+    services = build_services(registry)
     user = User(DEFAULT_ADMIN, True)
-    groups = GroupService(registry)
+    groups = services.groups
     try:
         if args.group_command == "open":
             print(groups.open(user).id)
         elif args.group_command == "status":
             print(json.dumps(as_json(groups.get(args.group_id, user)), indent=2))
         elif args.group_command == "execute":
-            done = GroupExecution(registry).execute(args.group_id, user)
+            done = services.group_execution.execute(args.group_id, user)
             for r in done.results:
                 print(f"{r.position}\t{r.op.value}\t{r.artifact_id}\t{r.type.value}\t"
                       f"{r.artifact_name}")  # fmt: skip

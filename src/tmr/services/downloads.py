@@ -279,13 +279,13 @@ class DownloadService:
         if size is None:
             return None
         linked = {b.owner.id: b.owner for b in plan.files if b.owner.id != plan.artifact.id}
-        if not DownloadGate(self.reg).plain(plan.artifact, list(linked.values())):
+        if not self.gate.plain(plan.artifact, list(linked.values())):
             return None
         return ReadyBundle(plan.artifact, part, plan.filename, key, size)
 
     def record(self, ready: ReadyBundle, user: User) -> Future[None]:
         """Record ``user``'s download of a ready bundle, exactly as the gate records one."""
-        return DownloadGate(self.reg).record_allowed(ready.artifact, user, f"part={ready.part}")
+        return self.gate.record_allowed(ready.artifact, user, f"part={ready.part}")
 
     def forget(self, key: str) -> None:
         """Drop a bundle from the in-process index (its blob went missing)."""
