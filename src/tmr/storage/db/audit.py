@@ -17,6 +17,7 @@ import hashlib
 import hmac
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import IntegrityError
@@ -259,6 +260,12 @@ class AuditRepository(_Chain):
         )
         return [_to_entry(r) for r in rows]
 
+    def recent(self, since: datetime, action: AuditAction | None = None) -> list[AuditEntry]:
+        stmt = select(AuditRow).where(AuditRow.at >= since)
+        if action is not None:
+            stmt = stmt.where(AuditRow.action == action.value)
+        return [_to_entry(r) for r in self.s.scalars(stmt.order_by(AuditRow.seq))]
+
     def verify(self) -> ChainReport:
         def hashes() -> Iterator[tuple[int, str, str, str]]:
             for row in self.s.scalars(select(AuditRow).order_by(AuditRow.seq)):
@@ -270,6 +277,13 @@ class AuditRepository(_Chain):
                 )
 
         return self._check(hashes())
+
+    def verify_chain(self) -> int | None:
+        """The seq of the first entry that does not verify (kept for older callers)."""
+        report = self.verify()
+        if report.intact:
+            return None
+        return report.entries or 1
 
     def delete_all(self) -> tuple[int, str]:
         """Empty the trails (a reset); (entries dropped, their head) for the security log."""
