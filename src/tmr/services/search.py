@@ -39,7 +39,13 @@ from pyroaring import BitMap
 
 from tmr.domain.artifact import ArtifactType, AuditAction
 from tmr.errors import InvalidRegex
-from tmr.services.search_query import Query, Trigram, required_trigrams, text_trigrams
+from tmr.services.search_query import (
+    Query,
+    Trigram,
+    framed_anchors,
+    required_trigrams,
+    text_trigrams,
+)
 from tmr.storage.db.engine import Database
 from tmr.storage.db.search import RegistryVersion, SearchRepository, SearchRow
 
@@ -99,29 +105,29 @@ def _encode(text: str) -> bytes:
 
 
 class _Chunk:
-    """Up to CHUNK_DOCS texts in one buffer, each followed by a newline."""
+    """Up to CHUNK_DOCS artifacts in one buffer: name, NUL, text, NUL, name, NUL, text, NUL …"""
 
     __slots__ = ("buf", "slots", "starts", "view")
 
     def __init__(self) -> None:
         self.slots: list[int] = []
-        self.starts: list[int] = [0]  # len(slots) + 1 offsets
+        self.starts: list[int] = [0]  # 2 * len(slots) + 1 offsets: segment i is [i, i + 1) - 1
         self.buf = b""
         self.view = memoryview(self.buf)
 
-    def set(self, slots: list[int], texts: list[bytes]) -> None:
+    def set(self, slots: list[int], segments: list[bytes]) -> None:
         self.slots = slots
         self.starts = [0]
-        for t in texts:
-            self.starts.append(self.starts[-1] + len(t) + 1)
-        self.buf = b"".join(t + b"\n" for t in texts)
+        for segment in segments:
+            self.starts.append(self.starts[-1] + len(segment) + 1)
+        self.buf = b"".join(segment + b"\0" for segment in segments)
         self.view = memoryview(self.buf)
 
-    def text(self, pos: int) -> memoryview:
-        return self.view[self.starts[pos] : self.starts[pos + 1] - 1]
+    def segment(self, i: int) -> memoryview:
+        return self.view[self.starts[i] : self.starts[i + 1] - 1]
 
-    def texts(self) -> list[bytes]:
-        return [bytes(self.text(p)) for p in range(len(self.slots))]
+    def segments(self) -> list[bytes]:
+        return [bytes(self.segment(i)) for i in range(2 * len(self.slots))]
 
 
 @dataclass(slots=True)
@@ -145,7 +151,6 @@ class _Index:
     by_id: dict[str, int] = field(default_factory=dict)
     postings: dict[Trigram, BitMap] = field(default_factory=dict)
     alive: BitMap = field(default_factory=BitMap)
-    apart: BitMap = field(default_factory=BitMap)  # slots whose name is not their text's start
     chunks: list[_Chunk] = field(default_factory=list)
     next_slot: int = 0
     cache: OrderedDict[str, list[int]] = field(default_factory=OrderedDict)
@@ -166,21 +171,19 @@ class _Index:
                 self.chunks.append(_Chunk())
             chunk = self.chunks[-1]
             if id(chunk) not in grown:
-                grown[id(chunk)] = (chunk, list(chunk.slots), chunk.texts())
-            _, slots, texts = grown[id(chunk)]
+                grown[id(chunk)] = (chunk, list(chunk.slots), chunk.segments())
+            _, slots, segments = grown[id(chunk)]
             apart = not (row.text == row.name or row.text.startswith(row.name + "\n"))
             hit = Hit(row.id, row.name, ArtifactType(row.type))
             self.docs[slot] = _Doc(hit, row.seq, chunk, len(slots), apart)
             slots.append(slot)
-            texts.append(_encode(row.text))
+            segments += [_encode(row.name), _encode(row.text)]
             chunk.slots = slots  # so the "full?" test above sees the growth
             self.by_id[row.id] = slot
             self.alive.add(slot)
-            if apart:
-                self.apart.add(slot)
             self.top_seq = max(self.top_seq, row.seq)
-        for chunk, slots, texts in grown.values():
-            chunk.set(slots, texts)
+        for chunk, slots, segments in grown.values():
+            chunk.set(slots, segments)
         for key, slots_with_key in pending.items():
             bitmap = self.postings.get(key)
             if bitmap is None:
@@ -194,7 +197,7 @@ class _Index:
             return
         doc = self.docs.pop(slot)
         chunk = doc.chunk
-        text = bytes(chunk.text(doc.pos)).decode("utf-8", "surrogatepass")
+        text = bytes(chunk.segment(2 * doc.pos + 1)).decode("utf-8", "surrogatepass")
         for key in text_trigrams(doc.hit.name, text):
             bitmap = self.postings.get(key)
             if bitmap is not None:
@@ -202,11 +205,10 @@ class _Index:
                 if not bitmap:
                     del self.postings[key]
         self.alive.discard(slot)
-        self.apart.discard(slot)
         keep = [p for p in range(len(chunk.slots)) if chunk.slots[p] != slot]
-        texts = chunk.texts()
+        segments = chunk.segments()
         slots = [chunk.slots[p] for p in keep]
-        chunk.set(slots, [texts[p] for p in keep])
+        chunk.set(slots, [segments[2 * p + k] for p in keep for k in (0, 1)])
         for pos, other in enumerate(slots):
             self.docs[other].pos = pos
         if not slots:
@@ -241,11 +243,19 @@ class _Matcher:
     def __init__(self, compiled: re2._Regexp, pattern: str, index: _Index) -> None:
         self.raw = compiled._regexp  # the RE2 object: one call per text, no match objects
         self.index = index
-        self.anchored = any(a in pattern for a in _ANCHORS)
+        self.query = required_trigrams(pattern)
         # A name is the start of its text (then a newline), so only an end anchor can match
         # the name without matching the text.
         self.name_too = "$" in pattern or "\\z" in pattern
-        self.query = required_trigrams(pattern)
+        # For a scan of whole buffers, anchors must also match at the NULs between texts.
+        framed = framed_anchors(pattern) if any(a in pattern for a in _ANCHORS) else (pattern, 0)
+        self.anchors = framed[1] if framed else -1  # -1: no buffer scan, text by text
+        self.scan_raw = self.raw
+        if framed and framed[1]:
+            try:
+                self.scan_raw = compile_pattern(framed[0])._regexp
+            except InvalidRegex:
+                self.anchors = -1
 
     def run(self) -> list[int]:
         index = self.index
@@ -253,7 +263,7 @@ class _Matcher:
         if chosen is not None:
             chosen &= index.alive
         dense = chosen is None or len(chosen) > DENSE * len(index.alive)
-        if dense and not self.anchored:
+        if dense and self.anchors >= 0:
             found = self._scan_buffers(chosen)
         else:
             found = [s for s in (index.alive if chosen is None else chosen) if self._doc(s)]
@@ -262,33 +272,41 @@ class _Matcher:
 
     def _doc(self, slot: int) -> bool:
         doc = self.index.docs[slot]
-        if _matches(self.raw, doc.chunk.text(doc.pos)):
+        if _matches(self.raw, doc.chunk.segment(2 * doc.pos + 1)):
             return True
-        return (self.name_too or doc.name_apart) and _matches(self.raw, _encode(doc.hit.name))
+        return (self.name_too or doc.name_apart) and _matches(
+            self.raw, doc.chunk.segment(2 * doc.pos)
+        )
 
     def _scan_buffers(self, chosen: BitMap | None) -> list[int]:
-        """Every artifact matching, by searching whole chunk buffers from C."""
+        """Every artifact matching, by searching whole chunk buffers from C (names and texts)."""
         found: list[int] = []
-        raw = self.raw
+        raw, framed = self.scan_raw, self.anchors > 0
+        back = 1 if framed else 0  # resume at the NUL before the next artifact: ^ may take it
         for chunk in self.index.chunks:
             buf, starts, slots = chunk.view, chunk.starts, chunk.slots
-            pos, end = 0, len(buf)
+            segments = len(starts) - 1
+            pos, end, done = 0, len(buf), -1
             while pos <= end:
                 (start, stop), *_ = raw.Match(_UNANCHORED, buf, pos, end)
                 if start < 0:
                     break
-                k = bisect.bisect_right(starts, start) - 1
-                if k >= len(slots):
+                seg = bisect.bisect_right(starts, start) - 1
+                if seg >= segments:
                     break
-                slot = slots[k]
-                inside = stop <= starts[k + 1] - 1  # a match within one text needs no second look
-                if (chosen is None or slot in chosen) and (inside or self._doc(slot)):
-                    found.append(slot)
-                pos = starts[k + 1]
-        rest = self.index.apart - BitMap(found)
-        if chosen is not None:
-            rest &= chosen
-        found.extend(s for s in rest if self._doc(s))
+                # a match within one segment needs no second look, unless anchors were widened
+                inside = not framed and stop <= starts[seg + 1] - 1
+                owners = [seg // 2]
+                if framed and start == starts[seg + 1] - 1 and seg + 1 < segments:
+                    owners.append((seg + 1) // 2)  # the NUL it starts on ends one, starts one
+                for k in owners:
+                    if k <= done:
+                        continue
+                    done = k
+                    slot = slots[k]
+                    if (chosen is None or slot in chosen) and (inside or self._doc(slot)):
+                        found.append(slot)
+                pos = max(pos + 1, starts[2 * done + 2] - back)
         return found
 
 

@@ -361,3 +361,97 @@ def required_trigrams(pattern: str) -> Query:
     except (re.error, RecursionError, OverflowError, ValueError, TypeError):
         return ALL
     return info.match
+
+
+# --- anchors in a scan buffer ------------------------------------------------------------------
+def framed_anchors(pattern: str) -> tuple[str, int] | None:
+    """The pattern for scanning a buffer of NUL-separated texts, and how many anchors it has.
+
+    ``^``, ``\\A``, ``$`` and ``\\z`` outside classes also match (by consuming) the NUL that
+    separates two texts, so one search over the buffer finds every text the pattern matches on
+    its own (a superset: each is then confirmed alone). None when that is not sure: word
+    boundaries next to a consumed NUL, two anchors of a kind, an end before a start, an anchor
+    repeated (alone or in a repeated group), quoting.
+    """
+    out: list[str] = []
+    begins = ends = 0
+    groups: list[int] = []  # anchors seen before each open group
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        anchors = begins + ends
+        if c == "(":
+            groups.append(anchors)
+        elif c == ")" and groups and groups.pop() < anchors and _repeated(pattern, i + 1):
+            return None
+        if c == "\\":
+            if i + 1 >= n or pattern[i + 1] in "bBQ":
+                return None
+            d = pattern[i + 1]
+            if d in "Az":
+                if d == "A" and ends:
+                    return None
+                out.append("(?:\\x00|\\A)" if d == "A" else "(?:\\x00|\\z)")
+                begins, ends = begins + (d == "A"), ends + (d == "z")
+                i += 2
+                if _repeated(pattern, i):
+                    return None
+            elif d in "xpP" and pattern[i + 2 : i + 3] == "{":
+                close = pattern.find("}", i)
+                if close < 0:
+                    return None
+                out.append(pattern[i : close + 1])
+                i = close + 1
+            else:
+                out.append(pattern[i : i + 2])
+                i += 2
+            continue
+        if c == "[":
+            past = _class_end(pattern, i)
+            if past is None:
+                return None
+            out.append(pattern[i:past])
+            i = past
+            continue
+        if c in "^$" and _repeated(pattern, i + 1):
+            return None
+        if c == "^":
+            if ends:
+                return None
+            out.append("(?:\\x00|^)")
+            begins += 1
+        elif c == "$":
+            out.append("(?:\\x00|$)")
+            ends += 1
+        else:
+            out.append(c)
+        i += 1
+    if begins > 1 or ends > 1:
+        return None
+    return "".join(out), begins + ends
+
+
+def _repeated(pattern: str, at: int) -> bool:
+    return pattern[at : at + 1] in ("*", "+", "{")
+
+
+def _class_end(pattern: str, start: int) -> int | None:
+    """The index just past the class opening at ``start``."""
+    i, n = start + 1, len(pattern)
+    if pattern[i : i + 1] == "^":
+        i += 1
+    if pattern[i : i + 1] == "]":
+        i += 1
+    while i < n:
+        if pattern[i] == "\\":
+            i += 2
+        elif pattern.startswith("[:", i):
+            close = pattern.find(":]", i + 2)
+            if close < 0:
+                return None
+            i = close + 2
+        elif pattern[i] == "]":
+            return i + 1
+        else:
+            i += 1
+    return None
