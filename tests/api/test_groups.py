@@ -131,6 +131,8 @@ def test_a_group_registers_uploads_updates_and_deletes_in_one_step(app_for):
         "doomed",
     ]
     assert names(c, auth) == {"bert", "uploaded", "kept"}
+    found = c.post("/artifact/byRegEx", headers=auth, json={"regex": "uploaded|doomed"}).json()
+    assert [a["name"] for a in found] == ["uploaded"]  # the search index follows the commit
     updated = c.get(f"/artifacts/dataset/{kept['id']}", headers=auth).json()
     assert updated["data"]["url"] == SQUAD
     with registry_of(c).db.read() as s:

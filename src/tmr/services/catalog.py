@@ -20,10 +20,11 @@ from tmr.errors import BadRequest, NotFound, TmrError, TooLarge, Unauthorized
 from tmr.services.search import Hit, SearchIndex
 from tmr.services.security import SecurityLog
 from tmr.storage.blobs import BlobStore
-from tmr.storage.bundles import ALL_BUNDLES, bundle_prefix
+from tmr.storage.bundles import ALL_BUNDLES, GROUPS_PREFIX, bundle_prefix
 from tmr.storage.db.artifacts import ArtifactRepository
 from tmr.storage.db.audit import AuditRepository
 from tmr.storage.db.engine import Database
+from tmr.storage.db.groups import GroupRepository
 
 MAX_QUERIES = 100
 REGEX_SCAN_BATCH = 2000
@@ -198,6 +199,7 @@ class CatalogService:
             raise Unauthorized(f"user {user.name!r} may not reset the registry (admins only)")
         with self.db.transaction() as s:
             ArtifactRepository(s).delete_all()
+            GroupRepository(s).delete_all()  # an executing group can no longer commit
             dropped, head = AuditRepository(s, self.audit_key).delete_all()
             self.security.record_in(
                 s,
@@ -209,6 +211,8 @@ class CatalogService:
         self.reset_users()
         with contextlib.suppress(TmrError):
             self.blobs.delete_prefix(ALL_BUNDLES)
+        with contextlib.suppress(TmrError):
+            self.blobs.delete_prefix(GROUPS_PREFIX)  # the groups' kept zips
 
     def count(self) -> int:
         with self.db.read() as s:

@@ -38,13 +38,13 @@ from tmr.domain.protections import FileScan
 from tmr.domain.security import SecurityAction
 from tmr.errors import BadRequest, Conflict, TmrError
 from tmr.services.catalog import require_owner
-from tmr.services.groups import GROUPS_PREFIX, GroupService
+from tmr.services.groups import GroupService
 from tmr.services.ingest import IngestService, Prepared
 from tmr.services.protections import scan_local_files
 from tmr.services.security import SecurityLog
 from tmr.services.uploads import UploadService
 from tmr.storage.blobs import BlobStore
-from tmr.storage.bundles import bundle_prefix, bundles_prefix
+from tmr.storage.bundles import GROUPS_PREFIX, bundle_prefix, bundles_prefix
 from tmr.storage.db.artifacts import ArtifactRepository
 from tmr.storage.db.audit import AuditRepository
 from tmr.storage.db.engine import Database
@@ -108,6 +108,7 @@ class GroupExecution:
         log.info("group %s executing (%d commands)", group_id, len(group.commands))
         work = Path(tempfile.mkdtemp(prefix=f"group-{group_id}-", dir=self.work_dir))
         plans: list[Plan] = []
+        staged: list[str] = []  # what this execution staged (also listed in group_blobs)
         step = "preparing"
         try:
             for command in group.commands:
@@ -116,11 +117,11 @@ class GroupExecution:
                 self._heartbeat(group_id)
             for plan in plans:
                 step = f"storing the files of {describe(plan.command)}"
-                self._stage(group_id, plan)
+                self._stage(group_id, plan, staged)
             step = "the commit"
             superseded = self._commit(group, plans, user)
         except BaseException as exc:
-            self._fail(group_id, step, exc)
+            self._fail(group_id, step, exc, staged)
             raise
         finally:
             for plan in plans:
@@ -185,13 +186,16 @@ class GroupExecution:
             if staged is not None:
                 repo.add_blobs(group_id, [staged], STAGED)
 
-    def _stage(self, group_id: str, plan: Plan) -> None:
+    def _stage(self, group_id: str, plan: Plan, staged: list[str]) -> None:
         if plan.prepared is None:
             return
         plan.scans = scan_local_files(plan.prepared.local_files)
-        _, plan.files = self.ingest.stage(
-            plan.artifact.id, plan.prepared, lambda prefix: self._heartbeat(group_id, prefix)
-        )
+
+        def record(prefix: str) -> None:
+            self._heartbeat(group_id, prefix)
+            staged.append(prefix)
+
+        _, plan.files = self.ingest.stage(plan.artifact.id, plan.prepared, record)
 
     # --- the one transaction --------------------------------------------------------------------
     def _commit(self, group: Group, plans: list[Plan], user: User) -> list[str]:
@@ -245,28 +249,30 @@ class GroupExecution:
         return [bundle_prefix(artifact.id)]
 
     # --- failure and clean-up -------------------------------------------------------------------
-    def _fail(self, group_id: str, step: str, exc: BaseException) -> None:
+    def _fail(self, group_id: str, step: str, exc: BaseException, staged: list[str]) -> None:
         cause = exc.message if isinstance(exc, TmrError) else "an internal error (see the log)"
         reason = f"{step} failed: {cause}"
         log.warning("group %s failed at %s", group_id, reason)
-        try:
-            with self.db.transaction() as s:
-                GroupRepository(s).transition(
-                    group_id, GroupStatus.executing, GroupStatus.failed, datetime.now(UTC),
-                    reason=reason[:4000],
-                )  # fmt: skip
-        except TmrError as db_exc:  # the database is down: the sweeper fails it after the lease
-            log.warning("could not mark group %s failed: %s", group_id, db_exc.message)
         if isinstance(exc, TmrError):
             exc.message = f"group {group_id} was not executed, nothing changed: {reason}"
             exc.details.setdefault("group_id", group_id)
             exc.details.setdefault("group_status", GroupStatus.failed.value)
         try:
-            with self.db.read() as s:
-                staged = GroupRepository(s).blobs(group_id)
-        except TmrError:
+            with self.db.transaction() as s:
+                repo = GroupRepository(s)
+                repo.transition(
+                    group_id, GroupStatus.executing, GroupStatus.failed, datetime.now(UTC),
+                    reason=reason[:4000],
+                )  # fmt: skip
+                now = repo.get(group_id, with_commands=False)
+                listed = repo.blobs(group_id)
+        except TmrError as db_exc:  # the database is down: the sweeper fails it after the lease
+            log.warning("could not mark group %s failed: %s", group_id, db_exc.message)
             return
-        delete_listed(self.db, self.blobs, group_id, staged)
+        if now is not None and now.status == GroupStatus.committed:  # the commit went through
+            log.warning("group %s committed after all; its blobs stay", group_id)
+            return
+        delete_listed(self.db, self.blobs, group_id, sorted({*listed, *staged}))
         self.groups.delete_kept_zips(group_id)
 
 

@@ -29,13 +29,13 @@ from tmr.services.security import SecurityLog
 from tmr.sources.upload import extract_bundle
 from tmr.sources.urls import parse_source_url
 from tmr.storage.blobs import BlobStore
+from tmr.storage.bundles import GROUPS_PREFIX
 from tmr.storage.db.artifacts import ArtifactRepository
 from tmr.storage.db.engine import Database
 from tmr.storage.db.groups import GroupRepository
 
 log = logging.getLogger("tmr.groups")
 
-GROUPS_PREFIX = "groups/"
 LIST_LIMIT = 100
 
 

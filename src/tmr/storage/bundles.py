@@ -106,6 +106,7 @@ def in_part(path: str, part: Part) -> bool:
 
 
 ALL_BUNDLES = "artifacts/"
+GROUPS_PREFIX = "groups/"  # atomic groups keep uploaded zips here until they execute
 
 
 def bundle_prefix(artifact_id: str) -> str:
