@@ -227,7 +227,8 @@ def test_monitor_crud_ownership_and_sensitive_flag(env):
     c, admin, carol, _ = env
     meta = upload(c, carol, "model", name="plain-model")["metadata"]
     aid = meta["id"]
-    assert c.get(f"/artifact/model/{aid}/monitor", headers=carol).status_code == 404
+    r = c.get(f"/artifact/model/{aid}/monitor", headers=carol)
+    assert r.status_code == 404 and r.json()["message"] == f"model {aid} has no monitoring program"
     # only the owner or an admin may change it
     r = c.put(f"/artifact/model/{aid}/monitor", headers=carol, json={"program": REFUSE})
     assert r.status_code == 200 and r.json()["uploaded_by"] == "carol"
@@ -241,7 +242,8 @@ def test_monitor_crud_ownership_and_sensitive_flag(env):
     assert r.status_code == 200 and r.json()["uploaded_by"] == admin_name()
     assert c.get(f"/download/{aid}", headers=carol).status_code == 200
     assert c.delete(f"/artifact/model/{aid}/monitor", headers=carol).status_code == 200
-    assert c.delete(f"/artifact/model/{aid}/monitor", headers=carol).status_code == 404
+    r = c.delete(f"/artifact/model/{aid}/monitor", headers=carol)
+    assert r.status_code == 404 and r.json()["message"] == f"model {aid} has no monitoring program"
     r = c.put(f"/artifact/model/{aid}/sensitive", headers=carol, json={"sensitive": False})
     assert r.status_code == 200 and r.json()["sensitive"] is False
     # history is for the owner and admins only
@@ -250,6 +252,13 @@ def test_monitor_crud_ownership_and_sensitive_flag(env):
     assert c.get(f"/artifact/model/{aid}/downloads", headers=dave).status_code == 401
     r = c.put(f"/artifact/model/{aid}/monitor", headers=dave, json={"program": ALLOW})
     assert r.status_code == 401
+    perms = ["upload", "search", "download"]
+    c.post("/users", headers=admin, json={"name": "erin", "password": "erin-secret-1",
+                                          "permissions": perms})
+    erin = {"X-Authorization": login(c, "erin", "erin-secret-1", is_admin=False)}
+    r = c.put(f"/artifact/model/{aid}/monitor", headers=erin, json={"program": ALLOW})
+    assert r.status_code == 401
+    assert f"only the owner of model {aid} or an admin may" in r.json()["message"]
     assert (
         c.put(
             f"/artifact/model/{aid}/sensitive", headers=dave, json={"sensitive": True}
@@ -258,16 +267,16 @@ def test_monitor_crud_ownership_and_sensitive_flag(env):
     )
     # monitors only for models; an empty program is refused
     ds = upload(c, carol, "dataset", name="some-data")["metadata"]
-    assert (
-        c.put(
-            f"/artifact/model/{ds['id']}/monitor", headers=carol, json={"program": ALLOW}
-        ).status_code
-        == 404
-    )
-    assert (
-        c.put(f"/artifact/model/{aid}/monitor", headers=carol, json={"program": "  "}).status_code
-        == 400
-    )
+    r = c.put(f"/artifact/model/{ds['id']}/monitor", headers=carol, json={"program": ALLOW})
+    assert r.status_code == 404 and r.json()["message"] == f"no model artifact with id {ds['id']}"
+    r = c.put(f"/artifact/model/{aid}/monitor", headers=carol, json={"program": "  "})
+    assert r.status_code == 400 and r.json()["message"] == "the monitoring program is empty"
+    r = c.put(f"/artifact/model/{aid}/monitor", headers=carol, json={"program": "a\x00b"})
+    assert r.status_code == 400
+    assert "must be JavaScript text (found a NUL byte)" in r.json()["message"]
+    big = "x" * (256 * 1024 + 1)
+    r = c.put(f"/artifact/model/{aid}/monitor", headers=carol, json={"program": big})
+    assert r.status_code == 413 and "a monitoring program may be at most" in r.json()["message"]
 
 
 def test_health_reports_which_node_runs_monitors(env):

@@ -63,6 +63,12 @@ _CHANGES = {AuditAction.CREATE.value, AuditAction.UPDATE.value, AuditAction.DELE
 _UNANCHORED = re2._re2.RE2.Anchor.UNANCHORED
 
 
+def _reason(exc: Exception) -> str:
+    """RE2's own words (it reports them as bytes: show text, not ``b'…'``)."""
+    first = exc.args[0] if exc.args else exc
+    return first.decode(errors="replace") if isinstance(first, bytes) else str(first)
+
+
 def compile_pattern(pattern: str) -> re2._Regexp:
     """The compiled pattern, or InvalidRegex (400) saying why it is refused."""
     if not isinstance(pattern, str) or pattern == "":
@@ -80,9 +86,10 @@ def compile_pattern(pattern: str) -> re2._Regexp:
     try:
         compiled = re2.compile(encoded, options)
     except re2.error as exc:
-        raise InvalidRegex(f"invalid regular expression {pattern!r}: {exc}") from exc
+        raise InvalidRegex(f"invalid regular expression {pattern!r}: {_reason(exc)}") from exc
     except Exception as exc:  # RE2 rejects some constructs with other errors (e.g. too big)
-        raise InvalidRegex(f"regular expression {pattern!r} is not supported: {exc}") from exc
+        reason = _reason(exc)
+        raise InvalidRegex(f"regular expression {pattern!r} is not supported: {reason}") from exc
     size = compiled.programsize
     if size > MAX_PROGRAM_SIZE:
         raise InvalidRegex(
