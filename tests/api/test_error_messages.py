@@ -114,8 +114,6 @@ def test_catalog_and_search_errors(client, auth):
     assert "invalid regular expression '(unclosed'" in _message(r, 400)
     r = client.post("/artifact/byRegEx", headers=auth, json={"regex": "a{1001}"})
     assert "invalid regular expression 'a{1001}': invalid repetition size" in _message(r, 400)
-    r = client.get("/artifact/dataset/123456/lifecycle", headers=auth)
-    assert "no dataset artifact with id 123456" in _message(r, 404)
 
 
 # -- source URLs ---------------------------------------------------------------------------------
