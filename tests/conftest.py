@@ -15,7 +15,10 @@ from typing import NoReturn
 
 import pytest
 
+from tests.support import redirects
+
 pytest_plugins = ["tests.support.hermetic", "tests.replay.fixtures", "tests.support.seaweed"]
+redirects.install()  # TestClient follows a download's 302 to the S3 server with a real request
 
 ADMIN = "ece30861defaultadminuser"
 ADMIN_PASSWORD = "correcthorsebatterystaple123(!__+@**(A'\"`;DROP TABLE artifacts;"
@@ -34,6 +37,16 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
     ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("LOG_LEVEL", "0")
+
+
+@pytest.fixture(autouse=True)
+def _coverage_context(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Processes a test starts are measured under its group's name (``unit-subprocess``,
+    ``integration-subprocess``…): scripts/coverage_gates.py counts unit + integration apart."""
+    if os.environ.get("COVERAGE_PROCESS_START"):
+        parts = request.node.nodeid.split("/")
+        group = parts[1] if len(parts) > 2 and parts[0] == "tests" else "other"
+        monkeypatch.setenv("TMR_COVERAGE_CONTEXT", f"{group}-subprocess")
 
 
 CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
@@ -134,8 +147,6 @@ def module_backend(
 ) -> Iterator[dict[str, object]]:
     """``backend`` for module-scoped fixtures (one registry shared by a module's tests)."""
     data_dir = tmp_path_factory.mktemp("backend")
-    if request.param != "sqlite+file" and request.module.__name__.endswith("test_grading_flow"):
-        pytest.skip("bundle downloads through the S3 redirect are not followed by TestClient yet")
     if request.param == "sqlite+file":
         yield {"data_dir": data_dir}
         return
@@ -144,15 +155,20 @@ def module_backend(
     drop_pg_database(url)
 
 
-def backend_env(overrides: dict[str, object]) -> dict[str, str]:
-    """The environment variables that select the same backend in a subprocess."""
+def backend_env(overrides: dict[str, object], data_dir: bool = True) -> dict[str, str]:
+    """The environment variables that select the same backend in a subprocess (without
+    ``TMR_DATA_DIR`` when ``data_dir`` is false: the process gets a folder of its own)."""
     names = {
         "data_dir": "TMR_DATA_DIR",
         "database_url": "TMR_DATABASE_URL",
         "blob_url": "TMR_BLOB_URL",
         "s3_endpoint_url": "TMR_S3_ENDPOINT_URL",
     }
-    return {names[k]: str(v) for k, v in overrides.items() if k in names}
+    return {
+        names[k]: str(v)
+        for k, v in overrides.items()
+        if k in names and (data_dir or k != "data_dir")
+    }
 
 
 @pytest.fixture

@@ -126,6 +126,7 @@ def test_unknown_and_known_users_cost_the_same(make_settings):
         assert max(k, u) / min(k, u) < 1.5, (k, u)
 
 
+@pytest.mark.parametrize("backend", ["sqlite+file"], indirect=True)  # SQLite's write lock
 def test_the_password_hash_is_verified_outside_any_write_transaction(client, monkeypatch):
     from tmr.services import auth as auth_module
 

@@ -106,7 +106,9 @@ def test_tokens_are_listed_without_secrets_and_revocable_and_logout_revokes(clie
     assert [t["id"] for t in remaining] == [ids[0]]
     # someone else's token id is not yours to revoke
     eve = _user(client, auth, "eve", ["search"])
-    assert client.delete(f"/account/tokens/{ids[0]}", headers=eve).status_code == 404
+    theirs = client.delete(f"/account/tokens/{ids[0]}", headers=eve)
+    assert theirs.status_code == 404
+    assert theirs.json()["message"] == f"you have no token with id {ids[0]!r}"
     # logout revokes the token used
     assert client.post("/logout", headers=dan).status_code == 200
     assert client.post("/artifacts", headers=dan, json=[{"name": "*"}]).status_code == 403
@@ -136,7 +138,16 @@ def test_admin_disables_and_enables_users_and_resets_passwords(client, auth):
         json={"user": {"name": "gus", "is_admin": False}, "secret": {"password": "s3cret-pass"}},
     )
     assert refused.status_code == 401
-    assert client.post(f"/users/{ADMIN}/disable", headers=auth).status_code == 400
+    default_admin = client.post(f"/users/{ADMIN}/disable", headers=auth)
+    assert default_admin.status_code == 400
+    assert default_admin.json()["message"] == "the default administrator cannot be disabled"
+    for unknown in (
+        client.post("/users/nobody-here/disable", headers=auth),
+        client.put("/users/nobody-here/password", headers=auth,
+                   json={"new_password": "reset-pass-1"}),
+    ):  # fmt: skip
+        assert unknown.status_code == 404
+        assert unknown.json()["message"] == "no user named 'nobody-here'"
     assert client.post("/users/gus/enable", headers=auth).json()["disabled"] is False
     again = {"X-Authorization": login(client, "gus", "s3cret-pass", False)}
     r = client.put("/users/gus/password", headers=auth, json={"new_password": "reset-pass-1"})
@@ -233,6 +244,7 @@ def test_invisible_characters_in_names_are_400_naming_the_position(client, auth,
 
 
 # --- files 0600 ---------------------------------------------------------------------------
+@pytest.mark.parametrize("backend", ["sqlite+file"], indirect=True)  # files of the SQLite database
 def test_database_and_key_files_are_owner_only(settings, client):
     data = Path(settings.data_dir)
     for name in ("registry.db", "audit.key"):
@@ -286,6 +298,7 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.mark.parametrize("backend", ["sqlite+file"], indirect=True)  # reads the SQLite file
 def test_audit_verify_writes_nothing_and_detects_removed_last_entries(settings, client, auth):
     upload(client, auth, "model", name="trail")
     registry = client.app.state.registry
@@ -314,13 +327,16 @@ def test_audit_verify_writes_nothing_and_detects_removed_last_entries(settings, 
 
 
 # --- tmr user -----------------------------------------------------------------------------
-def test_tmr_user_cli_manages_accounts_in_the_database(make_settings, monkeypatch, capsys):
+def test_tmr_user_cli_manages_accounts_in_the_database(make_settings, storage, monkeypatch, capsys):
     import io
 
+    from tests.conftest import backend_env
     from tmr.app import create_app
     from tmr.cli import main
 
     settings = make_settings()
+    for var, value in backend_env(storage).items():  # the CLI finds the app's database
+        monkeypatch.setenv(var, value)
     monkeypatch.setenv("TMR_DATA_DIR", str(settings.data_dir))
     monkeypatch.setattr("sys.stdin", io.StringIO("cli-pass-123\n"))
     assert main(["user", "add", "jo", "--permissions", "search", "--password-stdin"]) == 0

@@ -99,6 +99,7 @@ def test_enumerate_pages_with_an_opaque_offset(make_settings):
 def test_too_many_queries_is_413(client, auth):
     r = client.post("/artifacts", headers=auth, json=[{"name": f"n{i}"} for i in range(101)])
     assert r.status_code == 413
+    assert r.json()["message"] == "at most 100 queries per request; got 101"
 
 
 def test_delete_removes_from_every_listing(client, auth):

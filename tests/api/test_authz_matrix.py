@@ -91,7 +91,7 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(module_backend: dict[str, object]) -> Iterator[World]:
     from tmr.app import create_app
     from tmr.config import load_settings
 
@@ -99,7 +99,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         for var in ("TMR_DATABASE_URL", "TMR_BLOB_URL", "TMR_DATA_DIR", "TMR_PUBLIC_URL"):
             mp.delenv(var, raising=False)
         settings = load_settings(
-            data_dir=tmp_path_factory.mktemp("matrix") / "data",
+            **module_backend,
             log_level=0,
             ingest_gate="off",
             upstream_timeout_seconds=1,

@@ -13,13 +13,13 @@ SPEC_PATH = Path(__file__).parents[1] / "data" / "openapi-3.4.7.yaml"
 
 
 @pytest.fixture(scope="module")
-def contract_app(tmp_path_factory, hf_replay, github_replay):  # type: ignore[no-untyped-def]
+def contract_app(module_backend, hf_replay, github_replay):  # type: ignore[no-untyped-def]
     from tmr.app import create_app
     from tmr.config import load_settings
 
     return create_app(
         load_settings(
-            data_dir=tmp_path_factory.mktemp("fuzz"),
+            **module_backend,
             log_level=0,
             token_max_calls=10**9,
             hf_endpoint=hf_replay,

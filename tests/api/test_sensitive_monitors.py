@@ -209,6 +209,9 @@ def test_megabytes_of_output_are_capped(env, exit_code):
     assert len(event["first_line"]) <= 500
 
 
+@pytest.mark.parametrize(
+    "backend", ["sqlite+file"], indirect=True
+)  # the database here is a file in the data dir
 def test_program_cannot_read_the_database_or_write_the_data_dir(env):
     c, admin, carol, settings = env
     db = settings.data_dir.resolve() / "registry.db"

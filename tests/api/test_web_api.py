@@ -156,7 +156,9 @@ def test_workload_runs_the_reference_code_is_admin_only_and_reports_its_result(c
         return WorkloadResult(12, 0, 0.5, 1200, 24.0, 0.0, 5.0, 4.0, 9.0)
 
     client.app.state.workloads.runner = runner
-    assert client.get("/health/workload", headers=auth).status_code == 404
+    none_yet = client.get("/health/workload", headers=auth)
+    assert none_yet.status_code == 404
+    assert none_yet.json()["message"] == "no workload has run in this process yet"
     started = client.post("/health/workload", headers=auth, json={})
     assert started.status_code == 202 and started.json()["spec"] == {
         "models": 500, "clients": 100, "seconds": 10.0  # the reference experiment by default

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.conftest import backend_env
+
 DATA = Path(__file__).resolve().parents[1] / "data"
 
 
@@ -46,8 +48,9 @@ def test_tmr_rate_fails_with_exit_1_and_a_message(tmp_path, hf_replay, github_re
     assert missing.returncode == 1 and "absent.txt" in missing.stderr
 
 
-def test_tmr_ingest_then_audit_verify(tmp_path, hf_replay, github_replay):
-    env = {**_env(tmp_path, hf_replay, github_replay), "TMR_INGEST_GATE": "off"}
+def test_tmr_ingest_then_audit_verify(tmp_path, hf_replay, github_replay, storage):
+    env = {**_env(tmp_path, hf_replay, github_replay), "TMR_INGEST_GATE": "off",
+           **backend_env(storage, data_dir=False)}
     done = _run(["ingest", "https://huggingface.co/microsoft/resnet-50", "--name", "r50"], env)
     assert done.returncode == 0, done.stderr
     artifact_id, type_, name = done.stdout.strip().split("\t")

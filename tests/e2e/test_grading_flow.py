@@ -63,13 +63,14 @@ CODE = {
 
 
 @pytest.fixture(scope="module")
-def session(tmp_path_factory, hf_replay, github_replay):  # type: ignore[no-untyped-def]
-    """One registry, driven like the grading client, shared by the checks below."""
+def session(module_backend, hf_replay, github_replay):  # type: ignore[no-untyped-def]
+    """One registry, driven like the grading client, shared by the checks below (once per
+    backend: SQLite + files, PostgreSQL + S3)."""
     from tmr.app import create_app
     from tmr.config import load_settings
 
     settings = load_settings(
-        data_dir=tmp_path_factory.mktemp("grading"),
+        **module_backend,
         log_level=0,
         ingest_gate="off",
         hf_endpoint=hf_replay,

@@ -11,14 +11,16 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.conftest import ADMIN, ADMIN_PASSWORD
+from tests.conftest import ADMIN, ADMIN_PASSWORD, backend_env
 from tests.support.served import served_registry
 
 
 @pytest.fixture
-def served(tmp_path, hf_replay, github_replay) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def served(tmp_path, hf_replay, github_replay, storage) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """``tmr serve`` on the test's backend (SQLite + files, or PostgreSQL + S3)."""
     data_dir = tmp_path / "served"
-    with served_registry(data_dir, hf_replay, github_replay) as base:
+    env = backend_env(storage, data_dir=False)
+    with served_registry(data_dir, hf_replay, github_replay, **env) as base:
         yield base
     log = (data_dir / "tmr.log").read_text()
     assert '"logger": "tmr.http"' in log and '"request_id"' in log

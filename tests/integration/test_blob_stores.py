@@ -174,7 +174,7 @@ def test_unsatisfiable_ranges_raise_value_error(store: BlobStore) -> None:
 
 
 def test_missing_key_raises_not_found_on_read_and_none_on_stat(store: BlobStore) -> None:
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match="^blob 'nope/missing.bin' not found in the blob store$"):
         store.iter_range("nope/missing.bin")
     assert store.stat("nope/missing.bin") is None
 
@@ -253,7 +253,7 @@ def test_local_path_only_for_files(store: BlobStore, request: pytest.FixtureRequ
     path = store.local_path("lp/obj.bin")
     if request.node.callspec.params["store"] == "file":
         assert path is not None and path.read_bytes() == b"on disk"
-        with pytest.raises(NotFound):
+        with pytest.raises(NotFound, match="^blob 'lp/missing.bin' not found in the blob store$"):
             store.local_path("lp/missing.bin")
     else:
         assert path is None

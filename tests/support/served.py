@@ -57,8 +57,12 @@ def served_registry(data_dir: Path, hf: str, github: str, **env: str) -> Iterato
             time.sleep(0.2)
         yield base
     finally:
-        proc.kill()
-        proc.wait()
+        proc.terminate()  # a clean exit: coverage of the served process is written
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def admin_token(base: str) -> str:

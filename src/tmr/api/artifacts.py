@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, cast
 
-from fastapi import APIRouter, Body, Path, Query, Response
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, Body, Path, Query, Request, Response
 
 from tmr.api import schemas
 from tmr.api.deps import DownloadLinks, LinksDep, RegistryDep, ServicesDep, UserDep, run_read
 from tmr.api.protection_schemas import ListedArtifact
+from tmr.api.watched import while_client_waits
 from tmr.domain.artifact import Artifact, ArtifactType, User
 from tmr.domain.files import NameQuery
 from tmr.domain.protections import ArtifactStatus, FileScan
@@ -166,6 +166,7 @@ async def get_artifact(
     operation_id="ArtifactUpdate",
 )
 async def update_artifact(
+    request: Request,
     services: ServicesDep,
     user: UserDep,
     links: LinksDep,
@@ -180,13 +181,10 @@ async def update_artifact(
             f"metadata.type {body.metadata.type.value!r} does not match the path type "
             f"{artifact_type.value!r}"
         )
-    updated = await run_in_threadpool(
-        services.ingest.update_url,
-        artifact_type,
-        id,
-        body.metadata.name,
-        check_url(body.data.url),
-        user,
+    url = check_url(body.data.url)
+    updated = await while_client_waits(
+        request,
+        lambda: services.ingest.update_url(artifact_type, id, body.metadata.name, url, user),
     )
     return envelope(updated, links)
 
@@ -310,6 +308,7 @@ def by_version(
     operation_id="ArtifactCreate",
 )
 async def create_artifact(
+    request: Request,
     services: ServicesDep,
     user: UserDep,
     links: LinksDep,
@@ -320,9 +319,9 @@ async def create_artifact(
     sensitive = (body.model_extra or {}).get("sensitive", False)
     if not isinstance(sensitive, bool):
         raise BadRequest("'sensitive' must be true or false")
-    created = await run_in_threadpool(
-        lambda: services.ingest.register_url(
-            artifact_type, check_url(body.url), name, user, sensitive=sensitive
-        )
+    url = check_url(body.url)
+    created = await while_client_waits(
+        request,
+        lambda: services.ingest.register_url(artifact_type, url, name, user, sensitive=sensitive),
     )
     return envelope(created, links)

@@ -201,11 +201,13 @@ def _serve(
 ) -> Response:
     """A stored blob as a static file: ``FileResponse`` for local files (sent zero-copy by the
     ASGI server: api/zerocopy.py under uvicorn, path-send under granian), a presigned redirect
-    from S3 (not for sensitive models), else a ranged stream."""
+    from S3 (not for sensitive models), else a ranged stream. A ``HEAD`` is answered here from
+    the recorded size: a presigned URL is signed for GET, so S3 would refuse the HEAD (403)."""
     local = registry.blobs.local_path(key)
     if local is not None:
         return FileResponse(local, filename=filename, media_type=media_type)
-    presigned = None if no_presign else registry.blobs.presigned_url(key, 900, filename)
+    head = request.method == "HEAD"
+    presigned = None if no_presign or head else registry.blobs.presigned_url(key, 900, filename)
     if presigned:
         return RedirectResponse(presigned, status_code=302)
     return _ranged_stream(request, registry, key, size, filename, media_type)

@@ -23,7 +23,7 @@ from tmr.errors import TmrError
 log = logging.getLogger("tmr.api")
 
 
-def _redactor(scope: Scope) -> Redactor | None:
+def redactor_for(scope: Scope) -> Redactor | None:
     state: Any = getattr(scope.get("app"), "state", None)
     registry = getattr(state, "registry", None)
     if state is None or registry is None:
@@ -44,7 +44,7 @@ def _scoped_body(
         "details": details or {},
         "request_id": scope.get("state", {}).get("request_id"),
     }
-    redactor = _redactor(scope)
+    redactor = redactor_for(scope)
     if redactor is not None:
         body["message"] = redactor.text(message)
         body["details"] = redactor.value(body["details"])

@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from tmr.api.deps import BaseUrlDep, RegistryDep, ServicesDep, UserDep
+from tmr.api.errors import redactor_for
 from tmr.api.schemas import HealthComponentCollection, TracksResponse
 from tmr.errors import NotFound
 from tmr.logging_setup import RING, LogScope
@@ -39,6 +40,7 @@ async def heartbeat(services: ServicesDep) -> dict[str, Any]:
     operation_id="RegistryHealthComponents",
 )
 async def components(
+    request: Request,
     services: ServicesDep,
     base: BaseUrlDep,
     windowMinutes: Annotated[int, Query(ge=5, le=1440)] = 60,  # noqa: N803 - contract name
@@ -47,7 +49,10 @@ async def components(
     report = await run_in_threadpool(services.health.components, windowMinutes, includeTimeline)
     lines = RING.lines()
     updated = lines[-1]["ts"] if lines else None
+    redactor = redactor_for(request.scope)  # issue details name no host, bucket or path
     for component in report["components"]:
+        if redactor is not None:
+            component["issues"] = redactor.value(component["issues"])
         ref: dict[str, Any] = {
             "label": f"{component.get('display_name', component['id'])} log (administrators)",
             "url": f"{base}/health/logs?component={component['id']}",

@@ -12,12 +12,12 @@ import tempfile
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, UploadFile
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, File, Form, Request, UploadFile
 
 from tmr.api import schemas
 from tmr.api.artifacts import TypePath, envelope
 from tmr.api.deps import LinksDep, RegistryDep, ServicesDep, UserDep
+from tmr.api.watched import while_client_waits
 from tmr.composition import Registry
 from tmr.domain.artifact import Artifact, ArtifactType, User
 from tmr.errors import InvalidUpload, TooLarge
@@ -35,6 +35,7 @@ router = APIRouter(tags=["uploads"])
     operation_id="ArtifactUpload",
 )
 async def upload(
+    request: Request,
     registry: RegistryDep,
     services: ServicesDep,
     user: UserDep,
@@ -58,8 +59,11 @@ async def upload(
             program = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise InvalidUpload("the monitoring program must be UTF-8 JavaScript text") from exc
-    created = await run_in_threadpool(
-        _store, registry, services.uploads, artifact_type, file, name, user, sensitive, program
+    created = await while_client_waits(
+        request,
+        lambda: _store(
+            registry, services.uploads, artifact_type, file, name, user, sensitive, program
+        ),
     )
     return envelope(created, links)
 

@@ -6,6 +6,7 @@ import statistics
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -151,11 +152,27 @@ class HealthService:
         }
 
     def components(self, window_minutes: int, include_timeline: bool) -> dict[str, Any]:
-        try:
-            records = self.activity.window(window_minutes)
-        except TmrError:  # shared activity lives in the database; its outage is reported below
-            records = []
+        """Every component's status. The two stores are checked at the same time (each check
+        is bounded: storage/db/deadline.py, the S3 client's timeouts), and the shared activity,
+        which lives in the database, is read only when the database answered, so the report
+        comes within the slowest single check even while both stores are partitioned."""
         now = iso(time.time())
+        with ThreadPoolExecutor(2, thread_name_prefix="tmr-health") as checks:
+            database_check = checks.submit(
+                _store_component, "database", "Metadata database", self.db.check,
+                self.db.dialect, now,
+            )  # fmt: skip
+            blob_check = checks.submit(
+                _store_component, "blob-store", "Bundle object store", self.blobs.check,
+                self.blob_scheme, now,
+            )  # fmt: skip
+            database, blob_store = database_check.result(), blob_check.result()
+        records: list[RequestRecord] = []
+        if database["status"] == "ok":
+            try:
+                records = self.activity.window(window_minutes)
+            except TmrError:  # the database went away since its check; reported as it was
+                records = []
         per_route = Counter(f"{r.method} {r.route}" for r in records)
         api = _latency_stats(records)
         api_metrics: dict[str, Any] = dict(api)
@@ -174,14 +191,8 @@ class HealthService:
                 include_timeline,
                 now,
             ),
-            _store_component("database", "Metadata database", self.db.check, self.db.dialect, now),
-            _store_component(
-                "blob-store",
-                "Bundle object store",
-                self.blobs.check,
-                self.blob_scheme,
-                now,
-            ),
+            database,
+            blob_store,
         ]
         ingests = _ingests(records)
         out.append(

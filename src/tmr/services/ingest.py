@@ -20,6 +20,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from tmr import abandon
 from tmr.domain.artifact import Artifact, ArtifactType, AuditAction, AuditEntry, User
 from tmr.domain.files import StoredFile
 from tmr.domain.names import name_problem
@@ -27,7 +28,14 @@ from tmr.domain.protections import FileScan
 from tmr.domain.rating import Rating
 from tmr.domain.security import SecurityAction
 from tmr.domain.snapshot import Snapshot
-from tmr.errors import BadRequest, Conflict, IngestRejected, NotFound, TmrError
+from tmr.errors import (
+    BadRequest,
+    Conflict,
+    IngestRejected,
+    NotFound,
+    StorageUnavailable,
+    TmrError,
+)
 from tmr.services.catalog import require_owner
 from tmr.services.keys import hub_key_from_url, new_artifact_id, parent_key
 from tmr.services.protections import ProtectionService, scan_local_files, store_scans
@@ -334,10 +342,23 @@ class IngestService:
                     key = file_key(artifact_id, f.path, generation)
                     self.blobs.put_file(key, local)
                 files.append(StoredFile(f.path, f.size, f.sha256, f.part, key))
+        except StorageUnavailable:
+            # The store itself failed: a cleanup now would wait out the same timeouts again.
+            # What was written is referenced by no row and goes with the next sweep.
+            log.warning("blob store failed; blobs under %s left for the sweeper", prefix)
+            raise
         except BaseException:
-            self.blobs.delete_prefix(prefix)
+            self._discard_blobs(prefix)
             raise
         return prefix, files
+
+    def _discard_blobs(self, prefix: str) -> None:
+        """Delete a failed change's blobs; while the store is down they are left to the sweeper
+        (no row refers to them), and the change's own error is what the client hears."""
+        try:
+            self.blobs.delete_prefix(prefix)
+        except TmrError as exc:
+            log.warning("blobs under %s left for the sweeper: %s", prefix, exc.message)
 
     def new_artifact(self, prepared: Prepared, user: User) -> Artifact:
         now = datetime.now(UTC)
@@ -360,8 +381,9 @@ class IngestService:
         try:
             with self.db.transaction() as s:
                 self.write_new(s, artifact, prepared, files, scans, user)
+                abandon.check()  # a client that gave up gets nothing stored
         except BaseException:
-            self.blobs.delete_prefix(prefix)
+            self._discard_blobs(prefix)
             raise
         log.info(
             "registered %s %s (%s) from %s",
@@ -405,8 +427,9 @@ class IngestService:
         try:
             with self.db.transaction() as s:
                 old_keys = self.write_update(s, current, prepared, files, scans, user)
+                abandon.check()  # a client that gave up keeps the old version
         except BaseException:  # the old version stays; the new blobs go
-            self.blobs.delete_prefix(prefix)
+            self._discard_blobs(prefix)
             raise
         self.delete_superseded(current.id, old_keys)
         with self.db.read() as s:

@@ -30,8 +30,11 @@ from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
     EndpointConnectionError,
     NoCredentialsError,
+    ReadTimeoutError,
 )
 
 from tmr.errors import NotFound, StorageUnavailable, TmrError
@@ -128,7 +131,8 @@ class S3BlobStore:
 
     @property
     def _where(self) -> str:
-        return f"S3 store {self.url}" + (f" at {self.endpoint_url}" if self.endpoint_url else "")
+        where = f"S3 store {self.url.rstrip('/')}"
+        return where + (f" at {self.endpoint_url}" if self.endpoint_url else "")
 
     def _full(self, key: str) -> str:
         return self.prefix + validate_key(key)
@@ -151,9 +155,10 @@ class S3BlobStore:
             return StorageUnavailable(
                 f"{self._where}: no credentials; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
             )
+        # botocore's own messages quote the request URL (bucket, keys, query): left out.
         if isinstance(exc, EndpointConnectionError):
-            return StorageUnavailable(f"{self._where}: cannot reach the endpoint to {what}: {exc}")
-        return StorageUnavailable(f"{self._where}: {what} {key!r} failed: {exc}", key=key)
+            return StorageUnavailable(f"{self._where}: cannot reach the endpoint to {what}")
+        return StorageUnavailable(f"{self._where}: {what} {key!r} failed: {_kind(exc)}", key=key)
 
     @contextmanager
     def _errors(self, what: str, key: str) -> Iterator[None]:
@@ -379,6 +384,17 @@ class S3BlobStore:
         self._ensure_bucket()
         with self._errors("list", "/"):
             self._client.list_objects_v2(Bucket=self.bucket, Prefix=self.prefix, MaxKeys=1)
+
+
+def _kind(exc: Exception) -> str:
+    """What went wrong, in words that name no host, bucket or key."""
+    if isinstance(exc, ReadTimeoutError | urllib3.exceptions.ReadTimeoutError | TimeoutError):
+        return "no answer within the read timeout"
+    if isinstance(exc, ConnectTimeoutError | urllib3.exceptions.ConnectTimeoutError):
+        return "no connection within the connect timeout"
+    if isinstance(exc, ConnectionClosedError | ConnectionError | OSError):
+        return "the connection was closed or refused"
+    return type(exc).__name__
 
 
 def _timestamp(value: object) -> float | None:

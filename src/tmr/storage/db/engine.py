@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 from tmr.errors import BadRequest, StorageUnavailable
+from tmr.storage.db import deadline
 from tmr.storage.db.versions import RegistryVersion, WriteWatch
 
 log = logging.getLogger("tmr.db")
@@ -68,25 +69,28 @@ def make_engine(url: str, read_only: bool = False) -> Engine:
 
         return engine
     if read_only:
-        return create_engine(
+        engine = create_engine(
             url,
             connect_args={**PG_CONNECT_ARGS, "options": "-c default_transaction_read_only=on"},
             poolclass=NullPool,
         )
-    return create_engine(
-        url,
-        pool_size=10,
-        max_overflow=20,
-        pool_pre_ping=True,
-        pool_timeout=5,  # a request waits at most 5 s for a pooled connection
-        connect_args=PG_CONNECT_ARGS,
-    )
+    else:
+        engine = create_engine(
+            url,
+            pool_size=10,
+            max_overflow=20,
+            pool_timeout=5,  # a request waits at most 5 s for a pooled connection
+            connect_args=PG_CONNECT_ARGS,
+        )
+    deadline.install(engine)  # also the pre-checkout ping (pool_pre_ping has no deadline)
+    return engine
 
 
 # Bounded waits on every PostgreSQL connection (libpq parameters): a refused or unreachable
 # server fails the connect within 3 s; TCP keepalives and the TCP user timeout drop a connection
 # whose peer stopped acknowledging (a dead host or a cut link) within seconds instead of the
-# kernel's 15 minutes. (A peer that acknowledges but never answers is not caught by these.)
+# kernel's 15 minutes. A peer that acknowledges but never answers is not caught by these: the
+# statement deadlines of storage/db/deadline.py are.
 PG_CONNECT_ARGS: dict[str, object] = {
     "connect_timeout": 3,
     "keepalives": 1,
