@@ -239,3 +239,17 @@ def test_an_abandoned_group_expires_and_answers_410(app_for):
     c.app.state.services.sweeper.sweep()  # type: ignore[attr-defined]
     assert list(registry_of(c).blobs.list(f"groups/{other}/")) == []
     assert problems(registry_of(c), after_sweep=True) == []
+
+
+def test_a_reset_clears_groups_and_their_kept_zips(app_for):
+    c = app_for()
+    auth = {"X-Authorization": login(c)}
+    gid = open_group(c, auth)
+    assert add_upload(c, auth, gid, "pending").status_code == 201
+    assert list(registry_of(c).blobs.list(f"groups/{gid}/"))
+    assert c.delete("/reset", headers=auth).status_code == 200
+    auth = {"X-Authorization": login(c)}
+    assert c.get(f"/groups/{gid}", headers=auth).status_code == 404
+    assert c.post(f"/groups/{gid}/execute", headers=auth).status_code == 404
+    assert list(registry_of(c).blobs.list("groups/")) == []
+    assert problems(registry_of(c), after_sweep=True) == []
