@@ -14,7 +14,7 @@ import zipfile
 import pytest
 
 from tests.conftest import ADMIN, login
-from tests.support.zips import hf_zip
+from tests.support.zips import hf_zip, upload
 
 
 def _clean(message: str) -> str:
@@ -62,11 +62,11 @@ def test_account_errors_say_what_was_wrong(client, auth):
     assert "you have no token with id" in _message(r, 404)
     body = {"new_password": "long-enough-1"}
     r = client.put("/users/nobody-here/password", headers=auth, json=body)
-    assert "no user named 'nobody-here'" in _message(r, 404)
+    assert f"no user named {'nobody-here'!r}" in _message(r, 404)
     r = client.post("/users/nobody-here/disable", headers=auth)
-    assert "no user named 'nobody-here'" in _message(r, 404)
+    assert f"no user named {'nobody-here'!r}" in _message(r, 404)
     r = client.delete("/users/nobody-here", headers=auth)
-    assert "no user named 'nobody-here'" in _message(r, 404)
+    assert f"no user named {'nobody-here'!r}" in _message(r, 404)
     _add_user(client, auth, "root2", perms=["admin"])
     root2 = {"X-Authorization": login(client, "root2", "a-good-password-1", is_admin=True)}
     r = client.post("/users/root2/disable", headers=root2)
@@ -99,21 +99,21 @@ def test_the_cli_refuses_short_and_long_passwords_and_bad_names(tmp_path, monkey
 
 def test_catalog_and_search_errors(client, auth):
     r = client.get("/artifact/byName/nothing-here", headers=auth)
-    assert "no artifact named 'nothing-here'" in _message(r, 404)
+    assert f"no artifact named {'nothing-here'!r}" in _message(r, 404)
     r = client.post("/artifacts", headers=auth, json=[])
     assert "send at least one artifact query" in _message(r, 400)
     r = client.post("/artifacts", headers=auth, json=[{"name": "*"}] * 101)
-    assert "queries per request; got 101" in _message(r, 413)
+    assert f"at most {100} queries per request; got {101}" in _message(r, 413)
     r = client.post("/artifact/byRegEx", headers=auth, json={"regex": "zzz-no-such"})
     assert "no artifact name or README matches" in _message(r, 404)
     r = client.post("/artifact/byRegEx", headers=auth, json={"regex": ""})
     assert "regex must be a non-empty string" in _message(r, 400)
     r = client.post("/artifact/byRegEx", headers=auth, json={"regex": "a" * 1001})
-    assert "regex longer than 1000 characters" in _message(r, 400)
+    assert f"regex longer than {1000} characters" in _message(r, 400)
     r = client.post("/artifact/byRegEx", headers=auth, json={"regex": "(unclosed"})
-    assert "invalid regular expression '(unclosed'" in _message(r, 400)
+    assert f"invalid regular expression {'(unclosed'!r}: " in _message(r, 400)
     r = client.post("/artifact/byRegEx", headers=auth, json={"regex": "a{1001}"})
-    assert "invalid regular expression 'a{1001}': invalid repetition size" in _message(r, 400)
+    assert f"invalid regular expression {'a{1001}'!r}: invalid repetition size" in _message(r, 400)
 
 
 # -- source URLs ---------------------------------------------------------------------------------
@@ -203,11 +203,226 @@ def test_uploads_over_the_limit_are_413(make_settings):
         auth = {"X-Authorization": login(client)}
         body = hf_zip(weights=os.urandom(4000))
         r = _post_zip(client, auth, body)
-        assert "upload exceeds the limit of 2000 bytes" in _message(r, 413)
+        assert f"upload exceeds the limit of {2000} bytes" in _message(r, 413)
         r = client.post(
             "/artifact/model/upload",
             headers={**auth, "content-length": str(5 * 1024 * 1024)},
             content=b"x",
         )
         assert "exceeds this route's limit of" in _message(r, 413)
+    app.state.registry.db.dispose()
+
+
+# -- atomic groups and ownership -----------------------------------------------------------------
+
+
+def _open(client, auth) -> str:  # type: ignore[no-untyped-def]
+    r = client.post("/groups", headers=auth)
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+def _group_upload(client, auth, gid: str, filename: str = "d.zip", body: bytes | None = None):  # type: ignore[no-untyped-def]
+    return client.post(
+        f"/groups/{gid}/commands/upload",
+        headers=auth,
+        data={"type": "dataset", "name": "d"},
+        files={"file": (filename, body or hf_zip(name="d"), "application/zip")},
+    )
+
+
+def test_group_errors_name_the_group_and_the_rule(client, auth):
+    r = client.get("/groups/0123456789abcdef", headers=auth)
+    assert f"no group with id {'0123456789abcdef'}" in _message(r, 404)
+    gid = _open(client, auth)
+    gus = _add_user(client, auth, "gus", perms=["upload", "search", "download"])
+    r = client.get(f"/groups/{gid}", headers=gus)
+    assert f"only the owner of group {gid} (the user who opened it)" in _message(r, 401)
+    kept = upload(client, auth, "dataset", name="kept")["metadata"]
+    r = client.post(
+        f"/groups/{gid}/commands",
+        headers=auth,
+        json={"op": "update", "id": kept["id"], "url": "https://huggingface.co/o/n", "name": "x"},
+    )
+    assert f"name {'x'!r} does not match artifact {kept['id']} (named {'kept'!r})" in _message(
+        r, 400
+    )
+    r = _group_upload(client, auth, gid, filename="/")
+    assert "the upload has no file name" in _message(r, 400)
+    assert _group_upload(client, auth, gid).status_code == 201
+    assert client.post(f"/groups/{gid}/execute", headers=auth).status_code == 200
+    r = _group_upload(client, auth, gid)
+    assert "commands can be appended only while it is open" in _message(r, 409)
+    assert f"group {gid} is committed" in r.json()["message"]
+
+
+def test_group_limits_and_expiry(make_settings):
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from tmr.app import create_app
+
+    app = create_app(make_settings(group_max_commands=1, group_ttl_seconds=1.0,
+                                   max_upload_bytes=3000))
+    with TestClient(app) as client:
+        auth = {"X-Authorization": login(client)}
+        gid = _open(client, auth)
+        r = _group_upload(client, auth, gid, body=hf_zip(name="d", weights=os.urandom(5000)))
+        assert f"upload exceeds the limit of {3000} bytes" in _message(r, 413)
+        assert _group_upload(client, auth, gid).status_code == 201
+        r = _group_upload(client, auth, gid)
+        assert f"group {gid} holds {1} commands already, the most allowed" in _message(r, 413)
+        time.sleep(1.2)
+        r = _group_upload(client, auth, gid)
+        assert f"without being executed (groups stay open for {1} s); open a new one" in _message(
+            r, 410
+        )
+    app.state.registry.db.dispose()
+
+
+def test_only_the_owner_changes_an_artifact_and_names_must_match(client, auth):
+    kept = upload(client, auth, "dataset", name="kept")["metadata"]
+    gus = _add_user(client, auth, "gus", perms=["upload", "search", "download"])
+    r = client.delete(f"/artifacts/dataset/{kept['id']}", headers=gus)
+    assert f"only the owner of dataset {kept['id']} (the user who registered it)" in _message(
+        r, 401
+    )
+    r = client.put(
+        f"/artifacts/dataset/{kept['id']}",
+        headers=auth,
+        json={"metadata": {"name": "other", "id": kept["id"], "type": "dataset"},
+              "data": {"url": "https://huggingface.co/datasets/o/n"}},
+    )
+    assert f"name {'other'!r} does not match artifact {kept['id']} (named {'kept'!r})" in _message(
+        r, 400
+    )
+
+
+# -- downloads, ratings, workload ----------------------------------------------------------------
+
+
+def test_download_and_rating_errors_name_what_is_missing(client, auth):
+    meta = upload(client, auth, "model", name="m1")["metadata"]
+    r = client.get(f"/download/{meta['id']}/files/no-such-file.txt", headers=auth)
+    assert f"artifact {meta['id']} has no file {'no-such-file.txt'!r}" in _message(r, 404)
+    r = client.get("/download/9876543210/files/README.md", headers=auth)
+    assert f"no artifact with id {9876543210}" in _message(r, 404)
+    r = client.get("/download/9876543210", headers=auth)
+    assert f"no artifact with id {9876543210}" in _message(r, 404)
+    r = client.get("/health/workload", headers=auth)
+    assert "no workload has run in this process yet" in _message(r, 404)
+
+
+# -- upstream errors (a stub upstream answering every request with one status) -----------------
+
+
+class _Upstream:
+    """An HTTP server on 127.0.0.1 answering every GET with ``status``, ``headers``, ``body``."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.status, self.headers, self.body = 200, {}, b"{}"
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the http.server protocol
+                self.send_response(outer.status)
+                for k, v in {"Content-Type": "application/json", **outer.headers}.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(outer.body)))
+                self.end_headers()
+                self.wfile.write(outer.body)
+
+            do_HEAD = do_GET  # noqa: N815
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def answer(self, status: int, body: bytes = b"{}", **headers: str) -> None:
+        self.status, self.body, self.headers = status, body, headers
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def stub_upstream(make_settings):  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from tmr.app import create_app
+
+    up = _Upstream()
+    settings = make_settings(github_api_url=up.url, hf_endpoint=up.url, ingest_gate="off",
+                             allow_private_upstream=True, upstream_timeout_seconds=3)
+    app = create_app(settings)
+    with TestClient(app) as client:
+        yield client, {"X-Authorization": login(client)}, up
+    app.state.registry.db.dispose()
+    up.close()
+
+
+GH = "https://github.com/some-owner/some-repo"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "headers", "code", "fragment"),
+    [
+        (404, b"{}", {}, 404, "does not exist (or is private: set GITHUB_TOKEN); check the URL."),
+        (401, b"{}", {}, 502, "GitHub rejected the credentials; check GITHUB_TOKEN."),
+        (500, b"{}", {}, 502, "GitHub answered 500 for /repos/some-owner/some-repo; retry later"),
+        (403, b"{}", {"X-RateLimit-Remaining": "0"}, 502,
+         "); set GITHUB_TOKEN for a higher limit or retry later."),
+        (429, b"{}", {"Retry-After": "0"}, 502,
+         "GitHub rate limit hit on /repos/some-owner/some-repo; waited 0s"),
+        (200, b"[]", {}, 502, "with something not a repository"),
+    ],
+)
+def test_github_failures_are_named(stub_upstream, status, body, headers, code, fragment):
+    client, auth, up = stub_upstream
+    up.answer(status, body, **headers)
+    r = client.post("/artifact/code", headers=auth, json={"url": GH})
+    assert fragment in _message(r, code)
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "fragment"),
+    [
+        (500, 502, "The Hub answered 500 for"),
+        (403, 502, "; check HF_TOKEN."),
+    ],
+)
+def test_hub_failures_are_named(stub_upstream, status, code, fragment):
+    client, auth, up = stub_upstream
+    up.answer(status, b'{"error": "nope"}')
+    r = client.post("/artifact/model", headers=auth, json={"url": f"{up.url}/org/name"})
+    assert fragment in _message(r, code)
+
+
+def test_an_unreachable_hub_is_502_without_its_address(make_settings):
+    from fastapi.testclient import TestClient
+
+    from tests.conftest import free_port
+    from tmr.app import create_app
+
+    dead = f"http://127.0.0.1:{free_port()}"
+    app = create_app(make_settings(hf_endpoint=dead, github_api_url=dead, ingest_gate="off",
+                                   allow_private_upstream=True, upstream_timeout_seconds=2))
+    with TestClient(app) as client:
+        auth = {"X-Authorization": login(client)}
+        r = client.post("/artifact/model", headers=auth, json={"url": f"{dead}/org/name"})
+        message = _message(r, 502)
+        assert "could not be fetched from the Hub (" in message
+        assert dead not in message
+        r = client.post("/artifact/code", headers=auth, json={"url": GH})
+        message = _message(r, 502)
+        assert "GitHub did not answer /repos/some-owner/some-repo" in message
+        assert dead not in message
     app.state.registry.db.dispose()

@@ -116,6 +116,7 @@ def test_lifecycle_changes_need_owner_or_admin_and_are_audited(client, auth):
     assert r.status_code == 200
     r = client.get(f"/download/{meta['id']}", headers=alice)
     assert r.status_code == 423 and "license revoked" in r.json()["message"]
+    assert "is quarantined and cannot be downloaded: license revoked" in r.json()["message"]
     r = client.put(url, headers=alice, json={"state": "active"})
     assert r.status_code == 200 and r.json()["state"] == "active"
     assert client.get(f"/download/{meta['id']}", headers=bob).status_code == 200
@@ -299,6 +300,8 @@ def test_a_quarantined_linked_dataset_blocks_the_models_datasets_part(
         assert part.status_code == 423
         assert "bookcorpus" in part.json()["message"]
         assert "contains personal data" in part.json()["message"]
+        assert "'bert-base-uncased' includes dataset 'bookcorpus'" in part.json()["message"]
+        assert "which is quarantined: contains personal data" in part.json()["message"]
         card = c.get(f"/download/{bert['id']}", params={"part": "card"}, headers=auth)
         assert card.status_code == 200
 

@@ -103,6 +103,7 @@ def test_expired_links_are_refused(client, auth):
     stale = signer.query(aid, "all", "ece30861defaultadminuser", now=time.time() - 3 * 3600)
     r = client.get(f"/download/{aid}?{stale}")
     assert r.status_code == 403 and "expired" in r.json()["message"]
+    assert "the download link has expired; ask for the artifact again" in r.json()["message"]
     assert set(r.json()) >= {"error", "message", "request_id"}
 
 

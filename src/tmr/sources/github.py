@@ -125,7 +125,7 @@ class GitHubClient:
             response = self._client.get(path, params=params)
         except httpx.HTTPError as exc:
             raise UpstreamUnavailable(
-                f"GitHub at {self.base_url} did not answer {path} ({type(exc).__name__}); "
+                f"GitHub did not answer {path} ({type(exc).__name__}); "
                 "check GITHUB_API_URL and the network, then retry."
             ) from exc
         if response.status_code < 400:

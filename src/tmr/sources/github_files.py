@@ -142,7 +142,7 @@ def _stream(
             )
     except httpx.HTTPError as exc:
         raise UpstreamUnavailable(
-            f"GitHub at {settings.github_api_url} did not deliver {what} "
+            f"GitHub did not deliver {what} "
             f"({type(exc).__name__}); check GITHUB_API_URL and the network, then retry."
         ) from exc
     return sha

@@ -285,8 +285,7 @@ def _translate(call: Callable[[], T], what: str, settings: Settings) -> T:
         ) from exc
     except RepositoryNotFoundError as exc:
         raise UpstreamNotFound(
-            f"{what} does not exist at {settings.hf_endpoint} (or is private: set HF_TOKEN); "
-            "check the URL."
+            f"{what} does not exist on the Hub (or is private: set HF_TOKEN); check the URL."
         ) from exc
     except RevisionNotFoundError as exc:
         raise UpstreamNotFound(
@@ -294,8 +293,8 @@ def _translate(call: Callable[[], T], what: str, settings: Settings) -> T:
         ) from exc
     except (LocalEntryNotFoundError, OfflineModeIsEnabled) as exc:
         raise UpstreamUnavailable(
-            f"{what} could not be fetched from {settings.hf_endpoint}: {exc}. "
-            "Check HF_ENDPOINT and the network, then retry."
+            f"{what} could not be fetched from the Hub ({type(exc).__name__}); "
+            "check HF_ENDPOINT and the network, then retry."
         ) from exc
     except EntryNotFoundError as exc:
         raise UpstreamNotFound(f"{what} does not exist in the repository.") from exc
@@ -307,8 +306,8 @@ def _translate(call: Callable[[], T], what: str, settings: Settings) -> T:
         ) from exc
     except (httpx2.HTTPError, httpx.HTTPError, OSError) as exc:
         raise UpstreamUnavailable(
-            f"{what} could not be fetched from {settings.hf_endpoint} ({type(exc).__name__}: "
-            f"{exc}); check HF_ENDPOINT and the network, then retry."
+            f"{what} could not be fetched from the Hub ({type(exc).__name__}); "
+            "check HF_ENDPOINT and the network, then retry."
         ) from exc
 
 
@@ -347,7 +346,9 @@ def _stream(url: str, dest: Path, expected: str | None, what: str, settings: Set
                 expected_size=int(length) if length is not None and length.isdigit() else None,
             )
     except httpx.HTTPError as exc:
-        raise UpstreamUnavailable(f"{what} could not be downloaded ({exc}); retry later.") from exc
+        raise UpstreamUnavailable(
+            f"{what} could not be downloaded from the Hub ({type(exc).__name__}); retry later."
+        ) from exc
     return sha
 
 
