@@ -125,6 +125,15 @@ def test_an_upstream_404_in_the_last_command_leaves_no_trace(client_for):
     assert r.status_code == 404, r.text
     assert "command 3" in r.json()["message"] and "nothing changed" in r.json()["message"]
     _assert_no_trace(c, auth, gid, before, kept["data"]["url"], kept["metadata"]["id"])
+    # the stored reason is shown like an error body: the upstream is named, its address is not
+    hub = c.app.state.registry.settings.hf_endpoint  # type: ignore[attr-defined]
+    for shown in (
+        c.get(f"/groups/{gid}", headers=auth).json(),
+        *c.get("/groups", headers=auth).json(),
+    ):
+        if shown["id"] == gid:
+            assert "command 3" in shown["reason"] and hub not in shown["reason"], shown["reason"]
+            assert "127.0.0.1" not in shown["reason"]
 
 
 def test_an_ingest_gate_refusal_leaves_no_trace(client_for):

@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, File, Form, UploadFile
+from fastapi import APIRouter, Body, File, Form, Request, UploadFile
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from tmr.api import schemas
 from tmr.api.deps import RegistryDep, ServicesDep, UserDep
+from tmr.api.errors import redactor_for
 from tmr.domain.artifact import ArtifactType
 from tmr.domain.groups import CommandOp, Group, GroupCommand, GroupStatus
 from tmr.errors import InvalidUpload, TooLarge
@@ -117,7 +119,8 @@ def command_out(c: GroupCommand) -> GroupCommandOut:
     )
 
 
-def group_out(g: Group) -> GroupOut:
+def group_out(g: Group, redact: Callable[[str], str] = str) -> GroupOut:
+    """The group as answered; ``redact`` keeps deployment internals out of a stored reason."""
     return GroupOut(
         id=g.id,
         status=g.status,
@@ -125,7 +128,7 @@ def group_out(g: Group) -> GroupOut:
         created_at=g.created_at,
         expires_at=g.expires_at,
         updated_at=g.updated_at,
-        reason=g.reason,
+        reason=redact(g.reason) if g.reason else g.reason,
         commands=[command_out(c) for c in g.commands],
         results=[
             GroupResultOut(
@@ -160,8 +163,9 @@ def open_group(services: ServicesDep, user: UserDep) -> GroupOut:
     summary="The caller's 100 newest groups (an administrator's: everyone's), without commands.",
     operation_id="GroupList",
 )
-def list_groups(services: ServicesDep, user: UserDep) -> list[GroupOut]:
-    return [group_out(g) for g in services.groups.list(user)]
+def list_groups(request: Request, services: ServicesDep, user: UserDep) -> list[GroupOut]:
+    redact = _redactor(request)
+    return [group_out(g, redact) for g in services.groups.list(user)]
 
 
 @router.get(
@@ -171,8 +175,15 @@ def list_groups(services: ServicesDep, user: UserDep) -> list[GroupOut]:
     summary="A group's status, commands and (once committed) results.",
     operation_id="GroupGet",
 )
-def get_group(services: ServicesDep, user: UserDep, group_id: GroupPath) -> GroupOut:
-    return group_out(services.groups.get(group_id, user))
+def get_group(
+    request: Request, services: ServicesDep, user: UserDep, group_id: GroupPath
+) -> GroupOut:
+    return group_out(services.groups.get(group_id, user), _redactor(request))
+
+
+def _redactor(request: Request) -> Callable[[str], str]:
+    redactor = redactor_for(request.scope)
+    return redactor.text if redactor is not None else str
 
 
 @router.post(
