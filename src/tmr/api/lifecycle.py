@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
@@ -38,9 +39,9 @@ async def _sweep_forever(sweeper: Sweeper, interval: float) -> None:
         await asyncio.sleep(interval)
 
 
-async def _build_search_index(search: SearchIndex) -> None:
+def _build_search_index(search: SearchIndex) -> None:
     try:
-        await run_in_threadpool(search.warm)
+        search.warm()
     except Exception:  # noqa: BLE001 - the first query builds it instead
         log.exception("building the search index at start-up failed")
 
@@ -55,15 +56,16 @@ def lifespan_for(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         sweeping = asyncio.create_task(_sweep_forever(sweeper, sweep_interval))
-        indexing = asyncio.create_task(_build_search_index(search))
+        # a daemon thread: shutting down never waits for a build still running
+        threading.Thread(
+            target=_build_search_index, args=(search,), name="search-index", daemon=True
+        ).start()
         try:
             yield
         finally:
             sweeping.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await sweeping
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await indexing
             try:  # a database outage at shutdown loses these figures, never the shutdown
                 await run_in_threadpool(auth.budget.release_all)
             except TmrError as exc:
