@@ -5,9 +5,10 @@ Each client keeps one keep-alive connection per host, and a flow is the contract
 signed link, no token), following one redirect (S3 presigned URLs). Bodies that are not kept
 are discarded in the kernel (``recv`` with ``MSG_TRUNC``, which TCP sockets on Linux honour by
 dropping the bytes without copying them to user space): with a plain ``recv_into`` the client
-core spent more CPU per GB copying the bytes out (0.27 s/GB, measured) than nginx spent sending
-them (0.2 s/GB), so the load generator, not the server, capped both sides. Latency is per flow
-(both requests).
+core spent 0.26-0.31 CPU-s per GB received, more than nginx spent sending (0.19-0.28); with the
+discard 0.22-0.23 (the kernel's TCP receive work remains). ``FlowStats.client_cpu`` records the
+client's CPU so a run where the client's core, not the server, was the limit shows. Latency is
+per flow (both requests).
 """
 
 from __future__ import annotations
