@@ -5,10 +5,12 @@
   trigram holding a compressed bitmap (``pyroaring``) of the artifacts containing it. A pattern
   is turned into an AND/OR query of trigrams every matching text must contain
   (services/search_query.py); only the artifacts the query selects are searched by RE2. A
-  pattern with no required trigram (``\\d{4}``, ``(a|aa)+!``) is scanned in full, still in C:
-  the texts are kept in chunk buffers that RE2 searches whole, and each hit is mapped back to
-  its artifact (a match inside one artifact's span needs no second look; one spanning two is
-  confirmed on the artifact alone). Anchored patterns are matched artifact by artifact.
+  pattern with no required trigram (``\\d{4}``, ``(a|aa)+!``), or with candidates for much of
+  the registry, is scanned in full, still in C: names and texts are kept in NUL-separated
+  buffers of CHUNK_DOCS artifacts that RE2 searches whole, and each hit is mapped back to its
+  artifact (a match inside one segment needs no second look; one spanning two is confirmed on
+  the artifact alone). For that scan ``^ $ \\A \\z`` also take the separating NUL
+  (search_query.framed_anchors); a pattern where that is not sure goes artifact by artifact.
 - **Kept in step incrementally**: the index is per process, built once from the compact search
   texts (never the snapshots), then follows the registry's change log: every query reads the
   registry version (the artifacts audit chain's checkpoint and the highest row, one small
