@@ -91,11 +91,27 @@ def _negated(node: ast.AST) -> bool:
     )
 
 
+def _filled(node: ast.JoinedStr) -> str:
+    """An f-string as a test means it: constant values filled in, other values as ``\x01``
+    (which only a placeholder of a message template can stand for)."""
+    out = []
+    for v in node.values:
+        if isinstance(v, ast.Constant):
+            out.append(str(v.value))
+        elif isinstance(v, ast.FormattedValue) and isinstance(v.value, ast.Constant):
+            out.append(repr(v.value.value) if v.conversion == ord("r") else str(v.value.value))
+        else:
+            out.append("\x01")
+    return "".join(out)
+
+
 def _constants(node: ast.AST) -> list[str]:
     if _negated(node):
         return []
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return [node.value]
+    if isinstance(node, ast.JoinedStr):
+        return [_filled(node)]
     return [c for child in ast.iter_child_nodes(node) for c in _constants(child)]
 
 

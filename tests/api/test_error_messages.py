@@ -170,11 +170,11 @@ def _encrypted() -> bytes:
 @pytest.mark.parametrize(
     ("body", "fragment"),
     [
-        (_zip({"a\x01b.txt": b"x"}), "has control characters in its name"),
+        (_zip({"a\x01b.txt": b"x"}), "zip entry 'a\\x01b.txt' has control characters in its name"),
         (_zip({"/etc/passwd": b"x"}), "has an absolute path"),
         (_zip({"a/../../b.txt": b"x"}), "escapes the bundle with '..'"),
         (_zip({"a" * 300 + ".txt": b"x"}), "bytes per folder or file name"),
-        (_special("link", 0o120777), "is a symbolic link"),
+        (_special("link", 0o120777), "zip entry 'link' is a symbolic link"),
         (_encrypted(), "is encrypted"),
         (_zip({"a.txt": b"x", "./a.txt": b"y"}), "'a.txt' appears twice"),
     ],
@@ -426,3 +426,41 @@ def test_an_unreachable_hub_is_502_without_its_address(make_settings):
         assert "GitHub did not answer /repos/some-owner/some-repo" in message
         assert dead not in message
     app.state.registry.db.dispose()
+
+
+# -- the Hub replay: missing repositories, revisions, gated repositories ------------------------
+
+
+def test_hub_repositories_that_cannot_be_registered(make_settings, hf_replay, github_replay):
+    from fastapi.testclient import TestClient
+
+    from tests.replay.fixtures import UPSTREAM_DATA
+    from tests.replay.hf_hub import HfHubReplay
+    from tmr.app import create_app
+
+    bert = "google-bert/bert-base-uncased"
+    with HfHubReplay(UPSTREAM_DATA, gated=[bert]) as gated_hub:
+        app = create_app(make_settings(hf_endpoint=gated_hub.url, github_api_url=github_replay,
+                                       allow_private_upstream=True, ingest_gate="off"))
+        with TestClient(app) as client:
+            auth = {"X-Authorization": login(client)}
+            hf = "https://huggingface.co"
+            r = client.post("/artifact/model", headers=auth, json={"url": f"{hf}/{bert}"})
+            assert "is gated: accept its conditions on the Hub and set HF_TOKEN" in _message(
+                r, 424
+            )
+            r = client.post("/artifact/model", headers=auth,
+                            json={"url": f"{hf}/nobody-here/no-such-model"})
+            assert "does not exist on the Hub (or is private: set HF_TOKEN); check the URL." in (
+                _message(r, 404)
+            )
+            r = client.post("/artifact/model", headers=auth,
+                            json={"url": f"{hf}/arnir0/Tiny-LLM/tree/no-such-branch"})
+            assert ": the revision does not exist; check the URL's branch." in _message(r, 404)
+            gid = _open(client, auth)
+            r = client.post(f"/groups/{gid}/commands", headers=auth,
+                            json={"op": "register", "type": "model", "url": "   "})
+            assert "The source URL is empty; send an http(s) URL of a repository." in _message(
+                r, 400
+            )
+        app.state.registry.db.dispose()

@@ -43,6 +43,11 @@ def root_from_url(url: str) -> Path:
     return Path(path)
 
 
+def _reason(exc: OSError) -> str:
+    """What went wrong, without the path (the message may reach a client)."""
+    return exc.strerror or type(exc).__name__
+
+
 class FileBlobStore:
     """Objects as files under one root folder."""
 
@@ -64,7 +69,7 @@ class FileBlobStore:
 
     def _unavailable(self, what: str, key: str, exc: OSError) -> StorageUnavailable:
         return StorageUnavailable(
-            f"file store {self.root}: could not {what} {key!r}: {exc}", key=key
+            f"the file blob store could not {what} {key!r} ({_reason(exc)})", key=key
         )
 
     def _etag(self, st: os.stat_result) -> str:
@@ -155,7 +160,7 @@ class FileBlobStore:
                 except OSError as exc:
                     raise self._unavailable("read", key, exc) from exc
                 if not chunk:  # truncated underneath us
-                    raise StorageUnavailable(f"file store {self.root}: {key!r} shrank while read")
+                    raise StorageUnavailable(f"the file blob store's {key!r} shrank while read")
                 remaining -= len(chunk)
                 yield chunk
 
@@ -261,6 +266,8 @@ class FileBlobStore:
             probe = self.root / _STAGING
             probe.mkdir(exist_ok=True)
         except OSError as exc:
-            raise StorageUnavailable(f"file store {self.root}: folder not usable: {exc}") from exc
+            raise StorageUnavailable(
+                f"the file blob store's folder cannot be used ({_reason(exc)})"
+            ) from exc
         if not os.access(probe, os.W_OK | os.X_OK):
-            raise StorageUnavailable(f"file store {self.root}: folder is not writable")
+            raise StorageUnavailable("the file blob store's folder is not writable")
