@@ -325,16 +325,19 @@ class _Upstream:
         import threading
 
         self.status, self.headers, self.body = 200, {}, b"{}"
+        self.routes: dict[str, bytes] = {}  # path -> a 200 body, whatever ``answer`` says
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - the http.server protocol
-                self.send_response(outer.status)
+                routed = outer.routes.get(self.path.split("?")[0])
+                status, body = (200, routed) if routed is not None else (outer.status, outer.body)
+                self.send_response(status)
                 for k, v in {"Content-Type": "application/json", **outer.headers}.items():
                     self.send_header(k, v)
-                self.send_header("Content-Length", str(len(outer.body)))
+                self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(outer.body)
+                self.wfile.write(body)
 
             do_HEAD = do_GET  # noqa: N815
 
@@ -464,3 +467,66 @@ def test_hub_repositories_that_cannot_be_registered(make_settings, hf_replay, gi
                 r, 400
             )
         app.state.registry.db.dispose()
+
+
+def test_a_monitor_that_is_not_utf8_is_refused(client, auth):
+    r = client.post(
+        "/artifact/model/upload",
+        headers=auth,
+        files={"file": ("m.zip", hf_zip(), "application/zip"),
+               "monitor": ("monitor.js", b"\xff\xfe\x00", "text/javascript")},
+    )
+    assert "the monitoring program must be UTF-8 JavaScript text" in _message(r, 400)
+
+
+def test_the_group_cli_names_a_missing_or_oversized_zip(tmp_path, monkeypatch, capsys):
+    from tmr.cli import main
+
+    monkeypatch.setenv("TMR_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("TMR_MAX_UPLOAD_BYTES", "2000")
+    assert main(["group", "open"]) == 0
+    gid = capsys.readouterr().out.strip()
+    absent = tmp_path / "absent.zip"
+    assert main(["group", "add", gid, "upload", str(absent)]) == 1
+    assert f"no zip file at {absent}" in capsys.readouterr().err  # the operator's own path
+    big = tmp_path / "big.zip"
+    big.write_bytes(hf_zip(weights=os.urandom(5000)))
+    assert main(["group", "add", gid, "upload", str(big)]) == 1
+    err = capsys.readouterr().err
+    assert f"the upload is {big.stat().st_size} bytes; at most {2000} are allowed" in err
+
+
+def test_malformed_optional_github_answers_do_not_break_a_registration(stub_upstream):
+    """Pages that are not lists and a ``/languages`` that is not name -> bytes (once a 500)
+    are evidence we can do without: the repository registers, without that evidence."""
+    import json
+
+    client, auth, up = stub_upstream
+    repo = {"owner": {"login": "some-owner"}, "name": "some-repo", "default_branch": "main"}
+    up.routes["/repos/some-owner/some-repo"] = json.dumps(repo).encode()
+    up.answer(200, b'{"not": "a list"}')
+    r = client.post("/artifact/code", headers=auth, json={"url": GH})
+    assert r.status_code == 201, r.text
+
+
+def test_a_file_the_hub_gates_after_registration_is_424(make_settings, github_replay):
+    from fastapi.testclient import TestClient
+
+    from tests.replay.fixtures import UPSTREAM_DATA
+    from tests.replay.hf_hub import HfHubReplay
+    from tmr.app import create_app
+
+    bert = "google-bert/bert-base-uncased"
+    with HfHubReplay(UPSTREAM_DATA) as hub:
+        app = create_app(make_settings(hf_endpoint=hub.url, github_api_url=github_replay,
+                                       allow_private_upstream=True, ingest_gate="off"))
+        with TestClient(app) as client:
+            auth = {"X-Authorization": login(client)}
+            r = client.post("/artifact/model", headers=auth,
+                            json={"url": f"https://huggingface.co/{bert}"})
+            assert r.status_code == 201, r.text
+            aid = r.json()["metadata"]["id"]
+            hub.gated.add(bert)
+            r = client.get(f"/download/{aid}/files/model.safetensors", headers=auth)
+            assert "is gated: set HF_TOKEN to a token that has access." in _message(r, 424)
+    app.state.registry.db.dispose()

@@ -116,7 +116,9 @@ def test_lifecycle_changes_need_owner_or_admin_and_are_audited(client, auth):
     assert r.status_code == 200
     r = client.get(f"/download/{meta['id']}", headers=alice)
     assert r.status_code == 423 and "license revoked" in r.json()["message"]
-    assert "is quarantined and cannot be downloaded: license revoked" in r.json()["message"]
+    assert f"({meta['id']}) is quarantined and cannot be downloaded: license revoked" in (
+        r.json()["message"]
+    )
     r = client.put(url, headers=alice, json={"state": "active"})
     assert r.status_code == 200 and r.json()["state"] == "active"
     assert client.get(f"/download/{meta['id']}", headers=bob).status_code == 200

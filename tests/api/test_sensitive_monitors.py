@@ -163,6 +163,9 @@ def test_refusing_program_refuses_with_its_output_on_every_path(env):
             in (body["message"])
         )
         assert body["details"]["exit_code"] == 2
+        assert f"the download of {'secret-model'!r} was refused by its monitoring program: " in (
+            body["message"]
+        )
         assert "/tmp" not in body["message"]
     # HEAD serves no bytes: no monitor, no refusal
     assert c.head(f"/download/{aid}", headers=admin).status_code == 200

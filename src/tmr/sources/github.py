@@ -206,13 +206,20 @@ def fetch_github_repo(
             pushed_at=info.get("pushed_at"),
             topics=[t for t in info.get("topics") or [] if isinstance(t, str)],
             readme_text=readme.result(),
-            languages=languages.result() or {},
+            languages=_byte_counts(languages.result()),
             contributors=contributors.result(),
             files=tree.result(),
             pulls=pulls,
             pulls_truncated=truncated,
             staged=staged,
         )
+
+
+def _byte_counts(payload: Any) -> dict[str, int]:
+    """``/languages`` as GitHub documents it (name -> bytes); anything else counts as none."""
+    if not isinstance(payload, dict):
+        return {}
+    return {str(k): v for k, v in payload.items() if isinstance(v, int) and not isinstance(v, bool)}
 
 
 def _optional(call: Any) -> Any:
