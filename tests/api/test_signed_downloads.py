@@ -96,6 +96,26 @@ def test_another_users_signature_does_not_become_mine(client, auth):
     assert r.status_code == 403 and "no longer exists" in r.json()["message"]
 
 
+def test_a_disabled_users_links_stop_working(client, auth):
+    client.post(
+        "/users",
+        headers=auth,
+        json={"name": "ida", "password": "s3cret-pass", "permissions": ["search", "download"]},
+    )
+    ida = {"X-Authorization": login(client, "ida", "s3cret-pass", False)}
+    meta = upload(client, auth, "model", name="for-ida", weights=WEIGHTS)["metadata"]
+    url = client.get(f"/artifacts/model/{meta['id']}", headers=ida).json()["data"]["download_url"]
+    assert client.get(url).status_code == 200  # built and ready: the fast path serves it next
+    assert client.post("/users/ida/disable", headers=auth).status_code == 200
+    refused = client.get(url)
+    assert refused.status_code == 403
+    assert refused.json()["message"] == (
+        "the download link was issued to 'ida', whose account is disabled"
+    )
+    assert client.post("/users/ida/enable", headers=auth).status_code == 200
+    assert client.get(url).status_code == 200
+
+
 def test_expired_links_are_refused(client, auth):
     created = upload(client, auth, "model", name="old", weights=WEIGHTS)
     signer = client.app.state.registry.signer

@@ -324,11 +324,13 @@ class DownloadService:
         return BlobInfo(key=key, size=info.size, etag=info.etag, sha256=info.sha256)
 
     def signed_user(self, name: str) -> User:
-        """The user a valid signed link names, if that account still exists."""
+        """The user a valid signed link names, if that account still exists and is enabled."""
         with self.db.read() as s:
             user = UserRepository(s).get(name)
         if user is None:
             raise Forbidden(f"the download link was issued to {name!r}, who no longer exists")
+        if user.disabled:
+            raise Forbidden(f"the download link was issued to {name!r}, whose account is disabled")
         return user
 
     def ensure_blob(self, owner: Artifact, file: StoredFile) -> str:
