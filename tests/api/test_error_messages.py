@@ -530,3 +530,19 @@ def test_a_file_the_hub_gates_after_registration_is_424(make_settings, github_re
             r = client.get(f"/download/{aid}/files/model.safetensors", headers=auth)
             assert "is gated: set HF_TOKEN to a token that has access." in _message(r, 424)
     app.state.registry.db.dispose()
+
+
+def test_a_nul_character_postgresql_cannot_store_is_400(make_settings, pg_database):
+    from fastapi.testclient import TestClient
+
+    from tmr.app import create_app
+
+    app = create_app(make_settings(database_url=pg_database))
+    with TestClient(app) as client:
+        auth = {"X-Authorization": login(client)}
+        card = b"---\nlicense: mit\n---\n# nul\n\nA card with a \x00 in it.\n"
+        r = _post_zip(client, auth, _zip({"README.md": card, "model.safetensors": b"\0" * 64}))
+        message = _message(r, 400)
+        assert "the request holds a value the database cannot store" in message
+        assert "nothing was written" in message
+    app.state.registry.db.dispose()
