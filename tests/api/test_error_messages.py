@@ -546,3 +546,20 @@ def test_a_nul_character_postgresql_cannot_store_is_400(make_settings, pg_databa
         assert "the request holds a value the database cannot store" in message
         assert "nothing was written" in message
     app.state.registry.db.dispose()
+
+
+def test_a_license_check_against_a_missing_github_project_is_404(make_settings, github_replay):
+    from fastapi.testclient import TestClient
+
+    from tmr.app import create_app
+
+    app = create_app(make_settings(github_api_url=github_replay, allow_private_upstream=True,
+                                   ingest_gate="off"))
+    with TestClient(app) as client:
+        auth = {"X-Authorization": login(client)}
+        aid = upload(client, auth, "model", name="licensed")["metadata"]["id"]
+        gh = "https://github.com/nobody-here/no-such-repo"
+        r = client.post(f"/artifact/model/{aid}/license-check", headers=auth,
+                        json={"github_url": gh})
+        assert f"GitHub project {gh} not found: " in _message(r, 404)
+    app.state.registry.db.dispose()
