@@ -390,4 +390,4 @@ def test_s3_error_responses_map_to_the_error_tree(
         with pytest.raises(expected) as info:
             store.iter_range("k", 5)
     if expected is StorageUnavailable:
-        assert code in str(info.value) and "s3://tmr-stub/p/" in str(info.value)
+        assert code in str(info.value) and "S3 store s3://tmr-stub/p:" in str(info.value)
