@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from tests.api.test_groups import (
     MISSING,
@@ -39,7 +39,7 @@ from tests.support.consistency import problems
 from tests.support.proxy import Proxy
 from tests.support.upload_bodies import many_files_zip
 from tests.support.zips import upload
-from tmr.storage.db.tables import GroupBlobRow, GroupCommandRow
+from tmr.storage.db.tables import GroupCommandRow
 
 
 @pytest.fixture
@@ -189,23 +189,31 @@ def test_a_blob_store_failure_while_staging_leaves_no_trace(client_for, s3_proxy
         assert r.status_code == 201, r.text
     cut, restore = _breaker(c, s3_proxy)
     reg = registry_of(c)
-    stop = threading.Event()
+    generations: set[str] = set()
 
-    def watch() -> None:  # cut the store once the first generation is staged, mid-group
-        while not stop.is_set():
-            with reg.db.read() as s:
-                if (s.scalar(select(func.count()).select_from(GroupBlobRow)) or 0) >= 2:
-                    cut()
-                    return
-            time.sleep(0.001)
+    def cutting(put: Callable[..., Any]) -> Callable[..., Any]:
+        """The store's own put, which cuts the real store as the second generation begins:
+        the first generation is then fully staged and the second's first write fails."""
 
-    watcher = threading.Thread(target=watch)
-    watcher.start()
+        def wrapped(key: str, *args: Any, **kwargs: Any) -> Any:
+            if key.startswith("artifacts/"):
+                generation = "/".join(key.split("/")[:3])
+                if generation not in generations:
+                    generations.add(generation)
+                    if len(generations) == 2:
+                        cut()
+            return put(key, *args, **kwargs)
+
+        return wrapped
+
+    for method in ("put_file", "put_stream", "put_bytes"):
+        setattr(reg.blobs, method, cutting(getattr(reg.blobs, method)))
     try:
         r = c.post(f"/groups/{gid}/execute", headers=auth)
     finally:
-        stop.set()
-        watcher.join()
+        for method in ("put_file", "put_stream", "put_bytes"):
+            delattr(reg.blobs, method)  # the class's own methods again
+    assert len(generations) == 2, generations  # the cut came mid-group, after one generation
     assert r.status_code == 503, r.text
     assert "nothing changed" in r.json()["message"]
     restore()
