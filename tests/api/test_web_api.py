@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import time
+import uuid
 import zipfile
 
 import pytest
@@ -91,14 +92,13 @@ def logged_client(make_settings):  # type: ignore[no-untyped-def]
 def test_logs_are_for_admins_and_filter_by_level_route_and_request_id(logged_client, make_settings):
     c = logged_client
     admin = {"X-Authorization": login(c)}
-    c.get("/artifacts/model/nope", headers={**admin, "x-request-id": "trace-me-1"})
+    trace = f"trace-me-{uuid.uuid4().hex}"  # the log ring is per process: one id per run
+    c.get("/artifacts/model/nope", headers={**admin, "x-request-id": trace})
     c.post("/users", headers=admin, json={"name": "u1", "password": "password-1"})
     user = {"X-Authorization": login(c, "u1", "password-1", False)}
     assert c.get("/health/logs", headers=user).status_code == 401
     assert c.get("/health/logs").status_code == 403
-    lines = c.get("/health/logs", headers=admin, params={"request_id": "trace-me-1"}).json()[
-        "lines"
-    ]
+    lines = c.get("/health/logs", headers=admin, params={"request_id": trace}).json()["lines"]
     assert len(lines) == 1 and lines[0]["status"] == 404
     assert lines[0]["route"] == "/artifacts/{artifact_type}/{id}"
     by_route = c.get("/health/logs", headers=admin, params={"route": "/users"}).json()["lines"]
