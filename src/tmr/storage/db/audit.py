@@ -201,25 +201,7 @@ class AuditRepository(_Chain):
     stream = ARTIFACTS
 
     def append(self, entry: AuditEntry) -> None:
-        self._lock()
-        prev_hash = self._checkpoint().head
-        digest = entry_hash(self.key, prev_hash, entry)
-        self.s.add(
-            AuditRow(
-                artifact_id=entry.artifact_id,
-                artifact_name=entry.artifact_name,
-                artifact_type=entry.artifact_type.value,
-                user_name=entry.user_name,
-                user_is_admin=entry.user_is_admin,
-                action=entry.action.value,
-                at=entry.at,
-                detail=entry.detail,
-                prev_hash=prev_hash,
-                hash=digest,
-            )
-        )
-        self._advance(digest)
-        self.s.flush()
+        self.append_many([entry])
 
     def append_many(self, entries: Sequence[AuditEntry]) -> None:
         """``append`` for each entry, in order, with one checkpoint update and one flush (the
