@@ -514,7 +514,7 @@ def test_the_record_writer_stops_when_idle_and_restarts_on_demand(db, gate, monk
 def test_a_flagged_ancestor_warns_every_descendant_model(db, service):
     register(db, "p", "base", hub_key="acme/base")
     register(db, "c", "tuned", hub_key="acme/tuned", parents=("acme/base",))
-    register(db, "g", "tuned-more", parents=("acme/tuned",))
+    register(db, "g", "tuned-more", parents=("acme/tuned", "acme/base"))  # reached twice
     register(db, "x", "unrelated")
     register(db, "ds", "corpus", type_="dataset", hub_key="datasets/acme/corpus")
     assert service.flags(["p", "c", "g", "x"]) == {}
