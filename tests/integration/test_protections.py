@@ -651,6 +651,11 @@ def test_monitor_runtime_names_the_node_and_the_containment(tmp_path, monkeypatc
     info = prot.monitor_runtime(load_settings(**base, monitor_allow_network=True))
     assert info["network"] == "allowed"
     assert info["node_source"] in {"npm package node@24", "system node"}
+    if NODE is not None:  # the project's own node@24 (scripts/install-node), else the system's
+        monkeypatch.setattr(node, "project_node", lambda: Path(NODE))
+        assert prot.monitor_runtime(load_settings(**base))["node_source"] == "npm package node@24"
+        monkeypatch.setattr(node, "project_node", lambda: None)
+        assert prot.monitor_runtime(load_settings(**base))["node_source"] == "system node"
 
     monkeypatch.setattr(node, "project_node", lambda: None)
     monkeypatch.setattr(node.shutil, "which", lambda name: None)
