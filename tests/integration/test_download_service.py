@@ -1,0 +1,242 @@
+"""The download service as the API drives it (on each storage pair): bundles built once and
+replaced when a member changes, the ready-bundle fast path and its record, parts and their
+sizes, linked datasets in a model's ``datasets`` part, monitored downloads that serve exactly
+the zip the monitor judged, single files and ranges, and the refusals with their messages."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from tmr.composition import Registry, Services, build_registry, build_services
+from tmr.config import Settings
+from tmr.domain.artifact import Artifact, ArtifactType, User
+from tmr.errors import BadRequest, Forbidden, NotFound
+from tmr.safety import monitor as node
+from tmr.services.downloads import MANIFEST, parse_range
+from tmr.storage.bundles import bundles_prefix
+from tmr.storage.db.audit import AuditRepository
+
+ADMIN = User("ece30861defaultadminuser", is_admin=True)
+ALLOW = """
+const fs = require('fs');
+const [model, uploader, downloader, zip] = process.argv.slice(2);
+console.log(`ok ${model} ${downloader} ${fs.readFileSync(zip).length}`);
+"""
+CARD = "---\nlicense: mit\ndatasets:\n  - rajpurkar/squad\n---\n# {name}\nA model.\n"
+
+
+@contextmanager
+def _built(settings: Settings) -> Iterator[tuple[Registry, Services]]:
+    registry = build_registry(settings)
+    try:
+        yield registry, build_services(registry)
+    finally:
+        registry.activity.close()
+        registry.db.dispose()
+
+
+@pytest.fixture
+def stack(backend, make_settings) -> Iterator[tuple[Registry, Services]]:  # type: ignore[no-untyped-def]
+    with _built(make_settings(**backend)) as built:
+        yield built
+
+
+def _upload(
+    stack: tuple[Registry, Services], name: str, files: dict[str, bytes],
+    type_: ArtifactType = ArtifactType.model, monitor: str | None = None,
+) -> Artifact:  # fmt: skip
+    registry, services = stack
+    work = registry.work_dir / f"test-{name}"
+    work.mkdir()
+    body = work / "bundle.zip"
+    with zipfile.ZipFile(body, "w") as zf:
+        for path, data in files.items():
+            zf.writestr(path, data)
+    return services.uploads.register(type_, body, work / "files", f"{name}.zip", name, ADMIN,
+                                     monitor=monitor)  # fmt: skip
+
+
+def _model_files(name: str, weights: bytes) -> dict[str, bytes]:
+    return {
+        "README.md": CARD.format(name=name).encode(),
+        "config.json": json.dumps({"model_type": "bert"}).encode(),
+        "model.safetensors": weights,
+        "train.py": b"print('training')\n",
+    }
+
+
+def _read(registry: Registry, key: str) -> zipfile.ZipFile:
+    return zipfile.ZipFile(io.BytesIO(b"".join(registry.blobs.iter_range(key, 0, None))))
+
+
+def _downloads(registry: Registry, artifact_id: str) -> list[tuple[str, str | None]]:
+    with registry.db.read() as s:
+        trail = AuditRepository(s, registry.audit_key).for_artifact(artifact_id)
+    return [(e.user_name, e.detail) for e in trail if e.action.value == "DOWNLOAD"]
+
+
+def test_a_bundle_is_built_once_served_ready_and_replaced_when_a_member_changes(stack) -> None:  # type: ignore[no-untyped-def]
+    registry, services = stack
+    downloads = services.downloads
+    weights = b"\x07" * 50_000
+    model = _upload(stack, "ready-model", _model_files("ready-model", weights))
+    assert downloads.ready_bundle(model.id, "weights") is None  # not built yet
+
+    bundle = downloads.bundle(model.id, "weights", ADMIN)
+    assert bundle.filename == "ready-model-weights.zip" and not bundle.no_presign
+    assert bundle.key.startswith(bundles_prefix(model.id) + "weights-")
+    members = _read(registry, bundle.key)
+    assert members.read("model.safetensors") == weights
+    manifest = json.loads(members.read(MANIFEST))
+    assert manifest["part"] == "weights" and manifest["name"] == "ready-model"
+    assert [f["path"] for f in manifest["files"]] == ["model.safetensors"]
+    assert bundle.size == registry.blobs.stat(bundle.key).size  # type: ignore[union-attr]
+    assert downloads.bundle(model.id, "weights", ADMIN).key == bundle.key  # built once
+
+    ready = downloads.ready_bundle(model.id, "weights")
+    assert ready is not None and (ready.key, ready.size) == (bundle.key, bundle.size)
+    assert ready.filename == "ready-model-weights.zip"
+    assert downloads.record(ready, ADMIN).result(10) is None
+    assert _downloads(registry, model.id)[-1] == (ADMIN.name, "part=weights")
+
+    # A bundle under the part's prefix that is not this plan's (an earlier build): removed
+    # when the current one is built again.
+    stale = f"{bundles_prefix(model.id)}weights-000000000000000000000000.zip"
+    registry.blobs.put_bytes(stale, b"old zip")
+    downloads.forget(bundle.key)
+    registry.blobs.delete(bundle.key)
+    rebuilt = downloads.bundle(model.id, "weights", ADMIN)
+    assert rebuilt.key == bundle.key
+    assert [b.key for b in registry.blobs.list(f"{bundles_prefix(model.id)}weights-")] == [
+        bundle.key
+    ]
+
+
+def test_parts_sizes_and_a_manifest_name_that_is_taken(stack) -> None:  # type: ignore[no-untyped-def]
+    _, services = stack
+    files = _model_files("sizes", b"w" * 1000)
+    files[MANIFEST] = b'{"mine": true}'  # the upload has a file of the manifest's name
+    model = _upload(stack, "sizes", files)
+    sizes = {part: (count, size) for part, count, size in services.downloads.part_sizes(model.id)}
+    assert sizes["weights"] == (1, 1000)
+    assert sizes["all"][0] == 5 and sizes["all"][1] >= 1000 + len(files["README.md"])
+    assert sizes["datasets"] == (0, 0)  # the card names a dataset that is not registered
+    plan = services.downloads.plan(model.id, "all", ADMIN)
+    assert plan.manifest_name == "tmr-manifest-registry.json"
+    assert plan.filename == "sizes.zip"
+    with pytest.raises(BadRequest) as e:
+        services.downloads.plan(model.id, "everything", ADMIN)
+    assert e.value.message == (
+        "unknown part 'everything'; choose one of all, weights, card, datasets, code"
+    )
+    with pytest.raises(NotFound):
+        services.downloads.part_sizes("no-such-id")
+
+
+def test_single_files_ranges_and_missing_files(stack) -> None:  # type: ignore[no-untyped-def]
+    registry, services = stack
+    weights = bytes(range(256)) * 40
+    model = _upload(stack, "files", _model_files("files", weights))
+    got = services.downloads.open_file(model.id, "model.safetensors", ADMIN,
+                                       range_header="bytes=10-19")  # fmt: skip
+    assert got.file.path == "model.safetensors" and got.file.size == len(weights)
+    assert b"".join(registry.blobs.iter_range(got.key, 10, 19)) == weights[10:20]
+    assert not got.no_presign
+    assert _downloads(registry, model.id)[-1] == (ADMIN.name, "file=model.safetensors bytes=10-19")
+    with pytest.raises(NotFound) as e:
+        services.downloads.open_file(model.id, "nope.bin", ADMIN)
+    assert e.value.message == f"artifact {model.id} has no file 'nope.bin'"
+
+
+@pytest.mark.skipif(node.find_node(None) is None, reason="no Node.js on this machine")
+def test_a_monitored_model_serves_exactly_the_zip_its_monitor_judged(stack) -> None:  # type: ignore[no-untyped-def]
+    registry, services = stack
+    weights = b"S" * 20_000
+    model = _upload(stack, "watched", _model_files("watched", weights), monitor=ALLOW)
+    bundle = services.downloads.bundle(model.id, "weights", ADMIN)
+    assert bundle.no_presign and bundle.key == "" and bundle.checked is not None
+    body = b"".join(bundle.checked)
+    members = zipfile.ZipFile(io.BytesIO(body))
+    assert members.read("model.safetensors") == weights
+    assert json.loads(members.read(MANIFEST))["part"] == "weights"
+    # never the fast path: every download of a monitored model runs its monitor
+    assert services.downloads.ready_bundle(model.id, "weights") is None
+
+    whole = services.downloads.open_file(model.id, "model.safetensors", ADMIN)
+    assert whole.no_presign
+    part = services.downloads.open_file(model.id, "model.safetensors", ADMIN,
+                                        range_header="bytes=-100")  # fmt: skip
+    assert part.no_presign
+    details = [d for _, d in _downloads(registry, model.id)]
+    assert details[-3:] == [
+        "part=weights",
+        "file=model.safetensors",
+        f"file=model.safetensors bytes={len(weights) - 100}-{len(weights) - 1}",
+    ]
+
+
+def test_linked_datasets_fill_the_datasets_part(backend, make_settings, hf_replay: str) -> None:  # type: ignore[no-untyped-def]
+    settings = make_settings(**backend, hf_endpoint=hf_replay, allow_private_upstream=True,
+                             ingest_gate="off")  # fmt: skip
+    with _built(settings) as stack:
+        _linked(stack)
+
+
+def _linked(stack: tuple[Registry, Services]) -> None:
+    _, services = stack
+    dataset = services.ingest.register_url(
+        ArtifactType.dataset, "https://huggingface.co/datasets/rajpurkar/squad", None, ADMIN
+    )
+    model = _upload(stack, "linked", _model_files("linked", b"x" * 10))
+    plan = services.downloads.plan(model.id, "datasets", ADMIN, head=True)
+    assert plan.files and all(b.owner.id == dataset.id for b in plan.files)
+    assert all(b.arcname.startswith(f"datasets/{dataset.name}/") for b in plan.files)
+    sizes = {p: (n, size) for p, n, size in services.downloads.part_sizes(model.id)}
+    assert sizes["datasets"] == (len(plan.files), sum(b.file.size for b in plan.files))
+
+
+def test_signed_links_of_missing_or_disabled_accounts_are_refused(stack) -> None:  # type: ignore[no-untyped-def]
+    registry, services = stack
+    assert services.downloads.signed_user(ADMIN.name).is_admin
+    with pytest.raises(Forbidden) as e:
+        services.downloads.signed_user("ghost")
+    assert e.value.message == "the download link was issued to 'ghost', who no longer exists"
+    registry.auth.create_user(ADMIN, "carol", "long-enough-password", False, frozenset())
+    registry.accounts.set_disabled(ADMIN, "carol", True)
+    with pytest.raises(Forbidden) as e:
+        services.downloads.signed_user("carol")
+    assert e.value.message == ("the download link was issued to 'carol', whose account is disabled")
+
+
+@pytest.mark.parametrize(
+    ("header", "size", "expected"),
+    [
+        ("bytes=0-9", 100, (0, 9)),
+        ("bytes=90-", 100, (90, 99)),
+        ("bytes=-10", 100, (90, 99)),
+        ("bytes=-500", 100, (0, 99)),
+        ("bytes=50-500", 100, (50, 99)),
+        ("bytes=-0", 100, None),
+        ("bytes=100-", 100, None),
+        ("bytes=20-10", 100, None),
+        ("bytes=a-b", 100, None),
+        ("bytes=0-1,5-6", 100, None),
+        ("items=0-1", 100, None),
+    ],
+)
+def test_parse_range(header: str, size: int, expected: tuple[int, int] | None) -> None:
+    assert parse_range(header, size) == expected
+
+
+def test_unknown_artifacts_are_not_found(stack) -> None:  # type: ignore[no-untyped-def]
+    _, services = stack
+    with pytest.raises(NotFound):
+        services.downloads.bundle("missing-id", "all", ADMIN)
+    with pytest.raises(NotFound):
+        services.downloads.open_file("missing-id", "README.md", ADMIN)
