@@ -296,6 +296,7 @@ def test_a_failure_while_the_database_is_down_is_finished_by_the_sweeper(  # typ
     assert len(staged) == 1 and staged[0].startswith("artifacts/")
     assert sweep(parts) == 0  # within its lease it is left alone (its executor may live)
     assert parts.keys(f"groups/{gid}/") and listed(parts, gid) == staged
+    time.sleep(0.01)
     assert sweep(parts, lease_seconds=0.001) == 2  # now dead: the staged prefix and the zip
     _assert_failed_without_trace(parts, gid, before, INTERRUPTED)
 
@@ -356,6 +357,41 @@ def test_clean_up_the_blob_store_refuses_is_left_to_the_sweeper(both: Parts, mon
     assert sweep(parts) == len(waiting) + 1
     assert listed(parts, gid) == [] and parts.keys("groups/") == set()
     assert not keys_of(parts, kept.id) & old_keys
+    assert problems(parts.registry, after_sweep=True) == []
+
+
+def test_a_database_outage_after_the_commit_leaves_the_clean_up_list_to_the_sweeper(  # type: ignore[no-untyped-def]
+    parts: Parts, monkeypatch
+) -> None:
+    """The superseded blobs are deleted, but the database is gone before their rows are: the
+    group is committed all the same, and the sweep drops the rows (deleting again is harmless)."""
+    kept = parts.upload("kept")
+    old_keys = keys_of(parts, kept.id)
+    gid = _group_with_changes(parts, kept.id)
+    db, blobs = parts.registry.db, parts.registry.blobs
+    real_transaction, real_delete_prefix = db.transaction, blobs.delete_prefix
+    down = {"db": False}
+
+    def transaction(*args: Any, **kwargs: Any) -> Any:
+        if down["db"]:
+            raise StorageUnavailable("the database is unreachable (simulated)")
+        return real_transaction(*args, **kwargs)
+
+    def delete_prefix(prefix: str) -> int:
+        down["db"] = True  # the first clean-up after the commit: the database goes away
+        return real_delete_prefix(prefix)
+
+    monkeypatch.setattr(db, "transaction", transaction)
+    monkeypatch.setattr(blobs, "delete_prefix", delete_prefix)
+    done = parts.services.group_execution.execute(gid, ADMIN)
+    monkeypatch.undo()
+    assert done.status == GroupStatus.committed
+    assert [r.artifact_name for r in done.results] == ["new-one", "kept"]
+    assert not keys_of(parts, kept.id) & old_keys  # the blobs went
+    waiting = listed(parts, gid)
+    assert f"artifacts/{kept.id}/bundles/" in waiting  # their rows stayed
+    assert sweep(parts) == len(waiting)
+    assert listed(parts, gid) == []
     assert problems(parts.registry, after_sweep=True) == []
 
 

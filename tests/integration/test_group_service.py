@@ -13,12 +13,14 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import update
 
 from tests.support.group_services import ADMIN, ALICE, BERT, BOB, SQUAD, Parts
 from tmr.domain.artifact import ArtifactType
 from tmr.domain.groups import CommandOp, CommandResult, GroupStatus
 from tmr.errors import BadRequest, Conflict, Gone, NotFound, TooLarge, Unauthorized
 from tmr.storage.db.groups import STAGED, SUPERSEDED, GroupRepository
+from tmr.storage.db.tables import GroupRow
 
 MODEL, DATASET = ArtifactType.model, ArtifactType.dataset
 FTP = "Only http(s) source URLs are accepted, not ftp URL 'ftp://x/y'."
@@ -193,19 +195,28 @@ def test_one_command_per_artifact_and_the_command_limit(parts_for) -> None:  # t
     assert parts.keys("groups/") == set()  # the zip over the limit was not kept
 
 
-def test_an_abandoned_group_expires_refuses_commands_and_drops_its_zips(parts_for) -> None:  # type: ignore[no-untyped-def]
-    parts: Parts = parts_for(group_ttl_seconds=0.3)
+def _past_expiry(parts: Parts, gid: str) -> None:
+    """Move a group's expiry into the past (as if its TTL had run out while nobody looked)."""
+    with parts.registry.db.transaction() as s:
+        s.execute(
+            update(GroupRow)
+            .where(GroupRow.id == gid)
+            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+
+
+def test_an_abandoned_group_expires_refuses_commands_and_drops_its_zips(parts: Parts) -> None:
     groups = parts.services.groups
     gid = groups.open(ADMIN).id
     groups.append_upload(gid, ADMIN, DATASET, parts.zip("waiting"), "waiting.zip", None)
     assert parts.keys(f"groups/{gid}/")
-    time.sleep(0.4)
+    _past_expiry(parts, gid)
     with pytest.raises(Gone) as gone:
         groups.append_register(gid, ADMIN, MODEL, BERT, None)
     expires = groups.get(gid, ADMIN).expires_at
     assert gone.value.message == (
         f"group {gid} expired at {expires:%Y-%m-%dT%H:%M:%SZ} without being executed "
-        "(groups stay open for 0.3 s); open a new one"
+        "(groups stay open for 3600 s); open a new one"
     )
     assert gone.value.details == {"group_id": gid, "status": "expired"}
     assert parts.keys("groups/") == set()
@@ -216,10 +227,19 @@ def test_an_abandoned_group_expires_refuses_commands_and_drops_its_zips(parts_fo
         parts.services.group_execution.execute(gid, ADMIN)
     # reading a group nobody touched since it expired expires it too
     quiet = groups.open(ADMIN).id
-    time.sleep(0.4)
+    _past_expiry(parts, quiet)
     assert groups.get(quiet, ADMIN).status == GroupStatus.expired
     groups.expire(quiet)  # expiring again changes nothing
     assert groups.get(quiet, ADMIN).reason == "expired before it was executed"
+
+
+def test_a_group_expires_by_the_clock(parts_for) -> None:  # type: ignore[no-untyped-def]
+    parts: Parts = parts_for(group_ttl_seconds=0.2)
+    groups = parts.services.groups
+    gid = groups.open(ADMIN).id
+    time.sleep(0.3)
+    with pytest.raises(Gone, match=r"\(groups stay open for 0.2 s\); open a new one"):
+        groups.append_register(gid, ADMIN, MODEL, BERT, None)
 
 
 def test_a_group_that_is_not_open_takes_no_commands(parts: Parts) -> None:
