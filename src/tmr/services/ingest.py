@@ -107,9 +107,9 @@ def snapshot_version(snapshot: Snapshot) -> str | None:
     if isinstance(declared, str | int | float):
         return str(declared)
     tags = [
-        t.removeprefix("v")
+        t[1:] if t[:1] in ("v", "V") else t
         for t in snapshot.hf.git_tags
-        if t[:1].isdigit() or t[:2].lower() == "v" and t[1:2].isdigit()
+        if t[:1].isdigit() or t[:1] in ("v", "V") and t[1:2].isdigit()
     ]
     return tags[-1] if tags else None
 
