@@ -56,6 +56,7 @@ def main() -> None:
     parser.add_argument("--models", type=int, default=20)
     parser.add_argument("--workload", choices=["downloads", "reads"], default="downloads")
     parser.add_argument("--out", type=Path, default=Path("/tmp/tmr-profile.txt"))
+    parser.add_argument("--warm", type=int, default=20, help="seconds of load before recording")
     args = parser.parse_args()
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     with tempfile.TemporaryDirectory() as raw:
@@ -86,7 +87,7 @@ def profile(args: argparse.Namespace, reg: Any, ids: list[str], spy: str) -> Non
             subprocess.run([*wrk[:1], "-d", f"{int(args.seconds) + 1}s", *wrk[1:]],
                            capture_output=True, check=True)  # fmt: skip
 
-        subprocess.run([*wrk[:1], "-d", "2s", *wrk[1:]], capture_output=True, check=True)
+        subprocess.run([*wrk[:1], "-d", f"{args.warm}s", *wrk[1:]], capture_output=True, check=True)
     else:
         tiny = register_models(reg.base, token, args.models)
         run_workload(reg.base, token, tiny, 100, 2)

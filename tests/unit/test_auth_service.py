@@ -98,6 +98,38 @@ def test_a_token_serves_exactly_its_calls(auth: AuthService) -> None:
     assert served == 30
 
 
+def test_a_busy_token_is_topped_up_before_its_lease_runs_dry(tmp_path: Path) -> None:
+    """After the first renewal, calls are served from memory while a background worker adds
+    the next grant: the database path (``user_for_token``) is never needed again until the
+    budget itself runs out, and exactly the budget is served."""
+    db = Database(f"sqlite:///{tmp_path / 'auth.db'}")
+    upgrade(db.engine)
+    settings = load_settings(data_dir=tmp_path, TMR_TOKEN_MAX_CALLS=100_000)
+    service = AuthService(db, settings)
+    service.ensure_default_admin()
+    token = service.issue_token(DEFAULT_ADMIN, 100_000)
+    renewals = served = 0
+    try:
+        while True:
+            user = service.cached_user(token)
+            if user is None:
+                service.budget._top_ups.submit(lambda: None).result()  # let a top-up land
+                user = service.cached_user(token)
+            if user is None:
+                renewals += 1
+                user = service.user_for_token(token)
+            assert user.name == DEFAULT_ADMIN
+            served += 1
+    except Forbidden as refused:
+        assert "invalid or expired" in refused.message
+    assert served == 100_000
+    # the first call, and near the end, where grants shrink to a quarter of what is left and
+    # a lease can run dry between two top-ups; never once per lease as before (hundreds)
+    assert renewals <= 20, renewals
+    assert service.budget.release_all() == 0  # nothing left over in memory
+    db.engine.dispose()
+
+
 def test_missing_and_unknown_tokens_are_forbidden(auth: AuthService) -> None:
     with pytest.raises(Forbidden) as missing:
         auth.user_for_token(None)
