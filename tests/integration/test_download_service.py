@@ -5,23 +5,28 @@ the zip the monitor judged, single files and ranges, and the refusals with their
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import os
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
 
+from tests.support import pickles
 from tmr.composition import Registry, Services, build_registry, build_services
 from tmr.config import Settings
 from tmr.domain.artifact import Artifact, ArtifactType, User
-from tmr.errors import BadRequest, Forbidden, NotFound
+from tmr.errors import ArtifactQuarantined, BadRequest, Forbidden, NotFound
 from tmr.safety import monitor as node
 from tmr.services.downloads import MANIFEST, parse_range
 from tmr.storage.bundles import bundles_prefix
+from tmr.storage.db.artifacts import ArtifactRepository
 from tmr.storage.db.audit import AuditRepository
 
+VALIDATION = "plain_text/validation-00000-of-00001.parquet"
 ADMIN = User("ece30861defaultadminuser", is_admin=True)
 ALLOW = """
 const fs = require('fs');
@@ -105,6 +110,12 @@ def test_a_bundle_is_built_once_served_ready_and_replaced_when_a_member_changes(
     assert downloads.record(ready, ADMIN).result(10) is None
     assert _downloads(registry, model.id)[-1] == (ADMIN.name, "part=weights")
 
+    # once the model is marked sensitive, the stored zip is no longer served as it is
+    services.protections.set_sensitive(model.id, True, ADMIN)
+    assert downloads.ready_bundle(model.id, "weights") is None
+    services.protections.set_sensitive(model.id, False, ADMIN)
+    assert downloads.ready_bundle(model.id, "weights") == ready
+
     # A bundle under the part's prefix that is not this plan's (an earlier build): removed
     # when the current one is built again.
     stale = f"{bundles_prefix(model.id)}weights-000000000000000000000000.zip"
@@ -121,14 +132,15 @@ def test_a_bundle_is_built_once_served_ready_and_replaced_when_a_member_changes(
 def test_parts_sizes_and_a_manifest_name_that_is_taken(stack) -> None:  # type: ignore[no-untyped-def]
     _, services = stack
     files = _model_files("sizes", b"w" * 1000)
-    files[MANIFEST] = b'{"mine": true}'  # the upload has a file of the manifest's name
+    files[MANIFEST] = b'{"mine": true}'  # the upload has files of the manifest's name
+    files["tmr-manifest-registry.json"] = b'{"mine": 2}'  # and of its first alternative
     model = _upload(stack, "sizes", files)
     sizes = {part: (count, size) for part, count, size in services.downloads.part_sizes(model.id)}
     assert sizes["weights"] == (1, 1000)
-    assert sizes["all"][0] == 5 and sizes["all"][1] >= 1000 + len(files["README.md"])
+    assert sizes["all"][0] == 6 and sizes["all"][1] >= 1000 + len(files["README.md"])
     assert sizes["datasets"] == (0, 0)  # the card names a dataset that is not registered
     plan = services.downloads.plan(model.id, "all", ADMIN)
-    assert plan.manifest_name == "tmr-manifest-registry.json"
+    assert plan.manifest_name == "tmr-manifest-registry-1.json"
     assert plan.filename == "sizes.zip"
     with pytest.raises(BadRequest) as e:
         services.downloads.plan(model.id, "everything", ADMIN)
@@ -181,24 +193,57 @@ def test_a_monitored_model_serves_exactly_the_zip_its_monitor_judged(stack) -> N
     ]
 
 
-def test_linked_datasets_fill_the_datasets_part(backend, make_settings, hf_replay: str) -> None:  # type: ignore[no-untyped-def]
-    settings = make_settings(**backend, hf_endpoint=hf_replay, allow_private_upstream=True,
+def test_hub_artifacts_linked_datasets_and_pull_through(
+    backend, make_settings, hf_replay: str, github_replay: str
+) -> None:  # type: ignore[no-untyped-def]
+    settings = make_settings(**backend, hf_endpoint=hf_replay, github_api_url=github_replay,
+                             allow_private_upstream=True,
                              ingest_gate="off")  # fmt: skip
     with _built(settings) as stack:
         _linked(stack)
 
 
 def _linked(stack: tuple[Registry, Services]) -> None:
-    _, services = stack
+    registry, services = stack
     dataset = services.ingest.register_url(
         ArtifactType.dataset, "https://huggingface.co/datasets/rajpurkar/squad", None, ADMIN
     )
-    model = _upload(stack, "linked", _model_files("linked", b"x" * 10))
+    files = _model_files("linked", b"x" * 10)
+    # the card names the dataset twice (with and without its owner): its files come once
+    twice = b"  - rajpurkar/squad\n  - squad\n"
+    files["README.md"] = files["README.md"].replace(b"  - rajpurkar/squad\n", twice)
+    model = _upload(stack, "linked", files)
     plan = services.downloads.plan(model.id, "datasets", ADMIN, head=True)
     assert plan.files and all(b.owner.id == dataset.id for b in plan.files)
     assert all(b.arcname.startswith(f"datasets/{dataset.name}/") for b in plan.files)
+    assert len({b.arcname for b in plan.files}) == len(plan.files)
     sizes = {p: (n, size) for p, n, size in services.downloads.part_sizes(model.id)}
     assert sizes["datasets"] == (len(plan.files), sum(b.file.size for b in plan.files))
+
+    bundle = services.downloads.bundle(model.id, "datasets", ADMIN)
+    members = _read(registry, bundle.key)
+    inside = {i.filename: i.file_size for i in members.infolist()}
+    assert inside == {MANIFEST: inside[MANIFEST], **{b.arcname: b.file.size for b in plan.files}}
+
+    # Weights are not copied at registration: pulled from the Hub when first asked for.
+    tiny = services.ingest.register_url(
+        ArtifactType.model, "https://huggingface.co/arnir0/Tiny-LLM", None, ADMIN
+    )
+    lazy = {b.file.path for b in services.downloads.plan(tiny.id, "all", ADMIN, head=True).files
+            if not b.file.blob_key}  # fmt: skip
+    assert "model.safetensors" in lazy
+    assert services.downloads.ready_bundle(tiny.id, "all") is None  # not complete yet
+    whole = services.downloads.bundle(tiny.id, "all", ADMIN)  # pulls them through first
+    members = _read(registry, whole.key)
+    assert lazy <= set(members.namelist())
+    single = services.downloads.open_file(tiny.id, "model.safetensors", ADMIN)
+    stored = registry.blobs.stat(single.key)
+    assert stored is not None and stored.size == single.file.size == 15_023_624
+    assert "pulled-" in single.key  # where the pull stored it
+    pulled = b"".join(registry.blobs.iter_range(single.key))
+    assert members.read("model.safetensors") == pulled
+    assert hashlib.sha256(pulled).hexdigest() == single.file.sha256  # verified as recorded
+    assert services.downloads.plan(tiny.id, "all", ADMIN, head=True).complete
 
 
 def test_signed_links_of_missing_or_disabled_accounts_are_refused(stack) -> None:  # type: ignore[no-untyped-def]
@@ -240,3 +285,35 @@ def test_unknown_artifacts_are_not_found(stack) -> None:  # type: ignore[no-unty
         services.downloads.bundle("missing-id", "all", ADMIN)
     with pytest.raises(NotFound):
         services.downloads.open_file("missing-id", "README.md", ADMIN)
+
+
+def test_a_malicious_pickle_pulled_from_upstream_quarantines_its_model(  # type: ignore[no-untyped-def]
+    backend, make_settings, hf_replay: str, github_replay: str
+) -> None:
+    settings = make_settings(**backend, hf_endpoint=hf_replay, github_api_url=github_replay,
+                             allow_private_upstream=True,
+                             ingest_gate="off")  # fmt: skip
+    with _built(settings) as (registry, services):
+        model = services.ingest.register_url(
+            ArtifactType.model, "https://huggingface.co/caidas/swin2SR-lightweight-x2-64", None,
+            ADMIN,
+        )  # fmt: skip
+        payload = pickles.os_system_pickle()
+
+        def compromised(snapshot, path, dest, settings):  # type: ignore[no-untyped-def]
+            dest.write_bytes(payload)  # the Hub now serves a different, malicious file
+            return hashlib.sha256(payload).hexdigest()
+
+        registry.upstream.download_file = compromised  # type: ignore[method-assign]
+        with pytest.raises(ArtifactQuarantined) as e:
+            services.downloads.open_file(model.id, "pytorch_model.bin", ADMIN)
+        assert e.value.message == (
+            f"model {model.name!r} ({model.id}) was quarantined when pytorch_model.bin was "
+            f"fetched: unsafe pickle: pytorch_model.bin imports {os.system.__module__}.system"
+        )
+        with registry.db.read() as s:
+            stored = ArtifactRepository(s).file(model.id, "pytorch_model.bin")
+        assert stored is not None and stored.blob_key is None  # the unsafe file is never stored
+        assert not [b for b in registry.blobs.list(f"artifacts/{model.id}/") if "pulled-" in b.key]
+        with pytest.raises(ArtifactQuarantined):  # and the model serves nothing any more
+            services.downloads.bundle(model.id, "all", ADMIN)
