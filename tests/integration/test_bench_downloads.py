@@ -120,3 +120,20 @@ def test_run_on_registry_reports_its_phases(registry) -> None:  # type: ignore[n
 def test_registering_with_a_bad_token_fails_with_the_status(registry) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(RuntimeError, match=r"^registering Tiny-LLM failed: 403 "):
         register_models(registry.base, "not-a-token", 2)
+
+
+def test_seeding_as_a_user_who_may_not_upload_fails_with_the_status(registry) -> None:  # type: ignore[no-untyped-def]
+    admin = {"X-Authorization": login(registry.base)}
+    reader = {"name": "bench-reader", "password": "a-long-enough-password",
+              "is_admin": False, "permissions": ["search", "download"]}  # fmt: skip
+    r = httpx.post(f"{registry.base}/users", headers=admin, json=reader, timeout=30)
+    assert r.status_code == 201, r.text
+    auth = {"user": {"name": "bench-reader", "is_admin": False},
+            "secret": {"password": "a-long-enough-password"}}  # fmt: skip
+    token = str(httpx.put(f"{registry.base}/authenticate", json=auth, timeout=30).json())
+    have = len(model_names(registry.base, token))
+    with pytest.raises(
+        RuntimeError, match=r"^registering (Tiny-LLM|bench-model-\d+) failed: 40[13] "
+    ):
+        seed_models(registry.base, token, have + 2)
+
