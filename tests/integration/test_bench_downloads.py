@@ -136,4 +136,3 @@ def test_seeding_as_a_user_who_may_not_upload_fails_with_the_status(registry) ->
         RuntimeError, match=r"^registering (Tiny-LLM|bench-model-\d+) failed: 40[13] "
     ):
         seed_models(registry.base, token, have + 2)
-

@@ -199,51 +199,47 @@ def test_hub_artifacts_linked_datasets_and_pull_through(
     settings = make_settings(**backend, hf_endpoint=hf_replay, github_api_url=github_replay,
                              allow_private_upstream=True,
                              ingest_gate="off")  # fmt: skip
-    with _built(settings) as stack:
-        _linked(stack)
+    with _built(settings) as (registry, services):
+        dataset = services.ingest.register_url(
+            ArtifactType.dataset, "https://huggingface.co/datasets/rajpurkar/squad", None, ADMIN
+        )
+        files = _model_files("linked", b"x" * 10)
+        # the card names the dataset twice (with and without its owner): its files come once
+        twice = b"  - rajpurkar/squad\n  - squad\n"
+        files["README.md"] = files["README.md"].replace(b"  - rajpurkar/squad\n", twice)
+        model = _upload((registry, services), "linked", files)
+        plan = services.downloads.plan(model.id, "datasets", ADMIN, head=True)
+        assert plan.files and all(b.owner.id == dataset.id for b in plan.files)
+        assert all(b.arcname.startswith(f"datasets/{dataset.name}/") for b in plan.files)
+        assert len({b.arcname for b in plan.files}) == len(plan.files)
+        sizes = {p: (n, size) for p, n, size in services.downloads.part_sizes(model.id)}
+        assert sizes["datasets"] == (len(plan.files), sum(b.file.size for b in plan.files))
 
+        bundle = services.downloads.bundle(model.id, "datasets", ADMIN)
+        members = _read(registry, bundle.key)
+        inside = {i.filename: i.file_size for i in members.infolist()}
+        expected = {b.arcname: b.file.size for b in plan.files}
+        assert inside == {MANIFEST: inside[MANIFEST], **expected}
 
-def _linked(stack: tuple[Registry, Services]) -> None:
-    registry, services = stack
-    dataset = services.ingest.register_url(
-        ArtifactType.dataset, "https://huggingface.co/datasets/rajpurkar/squad", None, ADMIN
-    )
-    files = _model_files("linked", b"x" * 10)
-    # the card names the dataset twice (with and without its owner): its files come once
-    twice = b"  - rajpurkar/squad\n  - squad\n"
-    files["README.md"] = files["README.md"].replace(b"  - rajpurkar/squad\n", twice)
-    model = _upload(stack, "linked", files)
-    plan = services.downloads.plan(model.id, "datasets", ADMIN, head=True)
-    assert plan.files and all(b.owner.id == dataset.id for b in plan.files)
-    assert all(b.arcname.startswith(f"datasets/{dataset.name}/") for b in plan.files)
-    assert len({b.arcname for b in plan.files}) == len(plan.files)
-    sizes = {p: (n, size) for p, n, size in services.downloads.part_sizes(model.id)}
-    assert sizes["datasets"] == (len(plan.files), sum(b.file.size for b in plan.files))
-
-    bundle = services.downloads.bundle(model.id, "datasets", ADMIN)
-    members = _read(registry, bundle.key)
-    inside = {i.filename: i.file_size for i in members.infolist()}
-    assert inside == {MANIFEST: inside[MANIFEST], **{b.arcname: b.file.size for b in plan.files}}
-
-    # Weights are not copied at registration: pulled from the Hub when first asked for.
-    tiny = services.ingest.register_url(
-        ArtifactType.model, "https://huggingface.co/arnir0/Tiny-LLM", None, ADMIN
-    )
-    lazy = {b.file.path for b in services.downloads.plan(tiny.id, "all", ADMIN, head=True).files
-            if not b.file.blob_key}  # fmt: skip
-    assert "model.safetensors" in lazy
-    assert services.downloads.ready_bundle(tiny.id, "all") is None  # not complete yet
-    whole = services.downloads.bundle(tiny.id, "all", ADMIN)  # pulls them through first
-    members = _read(registry, whole.key)
-    assert lazy <= set(members.namelist())
-    single = services.downloads.open_file(tiny.id, "model.safetensors", ADMIN)
-    stored = registry.blobs.stat(single.key)
-    assert stored is not None and stored.size == single.file.size == 15_023_624
-    assert "pulled-" in single.key  # where the pull stored it
-    pulled = b"".join(registry.blobs.iter_range(single.key))
-    assert members.read("model.safetensors") == pulled
-    assert hashlib.sha256(pulled).hexdigest() == single.file.sha256  # verified as recorded
-    assert services.downloads.plan(tiny.id, "all", ADMIN, head=True).complete
+        # Weights are not copied at registration: pulled from the Hub when first asked for.
+        tiny = services.ingest.register_url(
+            ArtifactType.model, "https://huggingface.co/arnir0/Tiny-LLM", None, ADMIN
+        )
+        lazy = {b.file.path for b in services.downloads.plan(tiny.id, "all", ADMIN, head=True).files
+                if not b.file.blob_key}  # fmt: skip
+        assert "model.safetensors" in lazy
+        assert services.downloads.ready_bundle(tiny.id, "all") is None  # not complete yet
+        whole = services.downloads.bundle(tiny.id, "all", ADMIN)  # pulls them through first
+        members = _read(registry, whole.key)
+        assert lazy <= set(members.namelist())
+        single = services.downloads.open_file(tiny.id, "model.safetensors", ADMIN)
+        stored = registry.blobs.stat(single.key)
+        assert stored is not None and stored.size == single.file.size == 15_023_624
+        assert "pulled-" in single.key  # where the pull stored it
+        pulled = b"".join(registry.blobs.iter_range(single.key))
+        assert members.read("model.safetensors") == pulled
+        assert hashlib.sha256(pulled).hexdigest() == single.file.sha256  # verified as recorded
+        assert services.downloads.plan(tiny.id, "all", ADMIN, head=True).complete
 
 
 def test_signed_links_of_missing_or_disabled_accounts_are_refused(stack) -> None:  # type: ignore[no-untyped-def]
