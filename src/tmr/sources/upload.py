@@ -87,6 +87,9 @@ class ExtractedBundle:
 
 
 MAX_NAME_PART_BYTES = 255  # what file systems allow for one path component
+# What a whole entry path may hold: well under PATH_MAX (4096) with the extraction folder in
+# front of it, so a deep path is refused up front instead of failing the write (a 500).
+MAX_NAME_BYTES = 1024
 
 
 def safe_entry_name(raw: str) -> str:
@@ -111,6 +114,12 @@ def safe_entry_name(raw: str) -> str:
                 entry=raw[:300],
             )
     norm = "/".join(parts)
+    if len(norm.encode()) > MAX_NAME_BYTES:
+        raise InvalidUpload(
+            f"zip entry {raw[:80]!r}… has a path of {len(norm.encode())} bytes; at most "
+            f"{MAX_NAME_BYTES} bytes",
+            entry=raw[:300],
+        )
     return norm + "/" if name.endswith("/") and norm else norm
 
 
