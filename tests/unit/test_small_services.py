@@ -106,3 +106,38 @@ def test_the_web_interface_is_served_with_revalidation() -> None:
         assert css.content == (web.STATIC / "app.css").read_bytes()
         if len(css.content) >= 1024:
             assert css.headers["content-encoding"] == "gzip"  # text is compressed
+
+
+# --- request activity kept in memory (a registry without a shared database) ---------------
+
+
+def test_activity_in_memory_keeps_a_window_and_drops_what_is_too_old() -> None:
+    from tmr.domain.activity import RequestRecord
+    from tmr.services.activity import ActivityLog
+
+    log = ActivityLog(None, max_age_seconds=600)
+    assert not log.shared
+    now = time.time()
+    for age, route in ((900, "/ancient"), (300, "/old"), (10, "/new")):
+        log.record(RequestRecord(now - age, "GET", route, 200, 1.5, None, "127.0.0.1"))
+    log.flush()  # nothing to write: no database
+    assert [r.route for r in log.window(1)] == ["/new"]  # minutes
+    assert [r.route for r in log.window(10)] == ["/old", "/new"]  # /ancient fell out at once
+    assert {r.replica for r in log.window(10)} == {log.replica}
+    log.close()
+
+
+def test_a_failed_activity_write_is_logged_not_raised(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tmr.domain.activity import RequestRecord
+    from tmr.services.activity import ActivityLog
+    from tmr.storage.db.engine import Database
+
+    db = Database(f"sqlite:///{tmp_path / 'not-migrated.db'}")  # no activity table
+    log = ActivityLog(db, flush_seconds=60)
+    log.record(RequestRecord(time.time(), "GET", "/x", 200, 1.0, None, None))
+    with caplog.at_level("WARNING", logger="tmr.activity"):
+        log.close()  # writes what is pending: the table is missing
+    assert "could not write request activity" in [r.getMessage() for r in caplog.records]
+    db.dispose()
