@@ -6,10 +6,9 @@
   whose static context tests/conftest.py sets to ``unit-subprocess`` / ``integration-subprocess``)
   at least FAST percent.
 
-Prints both figures against the targets of issue 11 (95 % and 90 %) and exits 1 if either
-falls below its floor: the floors are the figures measured on main (2026-12-06: whole 94.1 %,
-unit + integration 79.1 %) less a small margin for timing-dependent paths, raised as tests
-are added until they reach the targets.
+Prints both figures and exits 1 if either falls below issue 11's targets (95 % and 90 %),
+which are the gates. Measured on main (2026-12-07): unit + integration alone 95.9 % of
+11 572 lines (1 164 tests, 9 min on the loaded 2-core machine).
 """
 
 from __future__ import annotations
@@ -19,8 +18,8 @@ import sys
 
 import coverage
 
-WHOLE, WHOLE_FLOOR = 95.0, 93.5
-FAST, FAST_FLOOR = 90.0, 78.5
+WHOLE, WHOLE_FLOOR = 95.0, 95.0
+FAST, FAST_FLOOR = 90.0, 90.0
 FAST_CONTEXTS = ["tests/unit/", "tests/integration/", "^unit-subprocess", "^integration-subprocess"]
 
 
