@@ -490,3 +490,58 @@ def test_names_keys_and_versions_derived_from_a_snapshot() -> None:
     tagged.hf.card_data = {"version": "3.0-beta"}
     assert snapshot_version(tagged) == "3.0-beta"  # a declared version wins
     assert snapshot_version(page) is None
+
+
+def test_an_uploaded_model_with_a_monitor_is_stored_sensitive_with_its_program(
+    open_registry, tmp_path: Path
+) -> None:
+    from tests.support.zips import hf_zip
+
+    registry, _, _ = open_registry(ingest_gate="off")
+    uploads = build_services(registry).uploads
+    archive = tmp_path / "secret.zip"
+    archive.write_bytes(hf_zip(name="secret-model"))
+    program = "process.exit(0);\n"
+
+    with pytest.raises(BadRequest) as caught:
+        uploads.register(
+            ArtifactType.dataset, archive, tmp_path / "x", "secret.zip", None, ALICE,
+            monitor=program,
+        )  # fmt: skip
+    assert caught.value.message == "only models can be sensitive or carry a monitoring program"
+    with pytest.raises(BadRequest, match="^the monitoring program is empty$"):
+        uploads.register(
+            ArtifactType.model, archive, tmp_path / "y", "secret.zip", None, ALICE, monitor=" "
+        )
+
+    made = uploads.register(
+        ArtifactType.model, archive, tmp_path / "z", "secret.zip", "secret-model", ALICE,
+        monitor=program,
+    )  # fmt: skip
+
+    assert (made.name, made.url) == ("secret-model", "upload://alice/secret.zip")
+    with registry.db.read() as s:
+        protections = ProtectionRepository(s)
+        assert protections.status(made.id).sensitive is True
+        monitor = protections.monitor(made.id)
+        assert monitor is not None and monitor.program == program
+        assert monitor.uploaded_by == "alice"
+        assert ArtifactRepository(s).hub_key(made.id) == "upload/secret-model"
+    assert trail(registry, made.id)[0] == (AuditAction.CREATE, "alice")
+
+
+def test_a_web_dataset_page_is_registered_from_its_url_alone(open_registry) -> None:
+    registry, ingest, upstream = open_registry(ingest_gate="off")
+    url = "https://www.kaggle.com/datasets/acme/flowers"
+    upstream.snapshots[url] = Snapshot(
+        source="web", url=url, page=WebPage(url=url, host="www.kaggle.com", title="flowers")
+    )
+
+    made = ingest.register_url(ArtifactType.dataset, url, None, ALICE)
+
+    assert (made.name, made.size_bytes, made.version) == ("flowers", 0, None)
+    assert stored_files(registry, made.id) == {}
+    assert upstream.downloaded == []  # nothing to prefetch
+    assert list(registry.blobs.list(f"artifacts/{made.id}/")) == []
+    with registry.db.read() as s:
+        assert ArtifactRepository(s).source(made.id) == "web"
