@@ -222,3 +222,43 @@ def test_a_repository_without_a_card_keeps_the_hubs_card_data(
     assert snap.hf.card_text == ""
     assert snap.hf.card_data == {"license": "apache-2.0", "tags": ["text"]}
     assert snap.hf.license == "apache-2.0"
+
+
+def test_a_download_from_a_hub_that_does_not_answer_is_unavailable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.conftest import free_port
+
+    monkeypatch.setattr(retry, "BASE_DELAY_SECONDS", 0.01)
+    settings = settings_for(f"http://127.0.0.1:{free_port()}", tmp_path)  # nothing listens
+    snapshot = Snapshot(source="huggingface", url=MODEL, hf=HfRepo(repo_id="acme/widget"))
+    with pytest.raises(UpstreamUnavailable) as caught:
+        download_file(snapshot, "config.json", tmp_path / "config.json", settings)
+    assert caught.value.message == (
+        "'config.json' of Hugging Face model 'acme/widget' could not be downloaded from the Hub "
+        "(ConnectError); retry later."
+    )
+    ref = parse_source_url("https://huggingface.co/acme/widget/tree/dev", settings)
+    with pytest.raises(UpstreamUnavailable, match="could not be downloaded from the Hub"):
+        download_hf_file(ref, "config.json", tmp_path / "config.json", settings)  # a URL's ref
+
+
+def test_metadata_files_that_are_not_json_objects_are_left_out(
+    hub_replay: HfHubReplay, upstream_env: Settings, tmp_path: Path
+) -> None:
+    add_model(
+        hub_replay,
+        tmp_path,
+        "acme/broken-config",
+        {
+            "README.md": b"# broken\n",
+            "config.json": b"{not json",
+            "generation_config.json": b"[1, 2]",
+            "adapter_config.json": b'{"base_model_name_or_path": "acme/base"}',
+        },
+    )
+    snap = fetch_snapshot("https://huggingface.co/acme/broken-config", "dataset", upstream_env)
+    assert snap.hf is not None
+    assert snap.hf.config is None
+    assert "generation_config.json" not in snap.hf.extra_json
+    assert snap.hf.extra_json["adapter_config.json"] == {"base_model_name_or_path": "acme/base"}
