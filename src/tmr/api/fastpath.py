@@ -43,6 +43,7 @@ from tmr.api import schemas
 from tmr.api.artifacts import metadata, security_of
 from tmr.api.deps import run_read
 from tmr.api.errors import error_response
+from tmr.api.heap import SETTLE_EVERY, freeze_settled
 from tmr.api.permissions import DOWNLOAD, app_routes, may
 from tmr.composition import Registry
 from tmr.domain.artifact import Artifact, ArtifactType, User
@@ -91,6 +92,7 @@ class RecordCache:
         self.registry = registry
         self.protections = protections
         self._entries: dict[tuple[str, str], Rendered] = {}
+        self._since_settled = 0
 
     def fresh(self, type_: str, artifact_id: str, tag: Tag) -> Rendered | None:
         entry = self._entries.get((type_, artifact_id))
@@ -104,6 +106,10 @@ class RecordCache:
         if len(self._entries) >= MAX_ENTRIES:
             self._entries.clear()
         self._entries[(type_.value, artifact_id)] = entry
+        self._since_settled += 1
+        if self._since_settled >= SETTLE_EVERY:  # api/heap.py: keep full collections short
+            self._since_settled = 0
+            freeze_settled()
         return entry
 
 

@@ -19,6 +19,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
+from tmr.api.heap import freeze_settled
 from tmr.errors import TmrError
 from tmr.services.activity import ActivityLog
 from tmr.services.auth import AuthService
@@ -44,6 +45,8 @@ def _build_search_index(search: SearchIndex) -> None:
         search.warm()
     except Exception:  # noqa: BLE001 - the first query builds it instead
         log.exception("building the search index at start-up failed")
+        return
+    freeze_settled()  # api/heap.py: the index lives as long as the process
 
 
 def lifespan_for(
