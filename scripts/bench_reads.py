@@ -60,6 +60,21 @@ end
 """
 
 
+def settle(pids: list[int], quiet_cpu: float = 0.02, window: float = 0.5, limit: float = 30
+           ) -> None:  # fmt: skip
+    """Wait until the servers ``pids`` have finished what a previous run left queued (MLflow
+    works through its backlog for seconds after wrk stops, on the core the next side is
+    measured on): until their process trees use under ``quiet_cpu`` CPU-seconds in ``window``."""
+    deadline = time.monotonic() + limit
+    last = sum(tree_cpu_seconds(p) for p in pids)
+    while time.monotonic() < deadline:
+        time.sleep(window)
+        now = sum(tree_cpu_seconds(p) for p in pids)
+        if now - last < quiet_cpu:
+            return
+        last = now
+
+
 def wrk(base: str, prefix: str, keys: Path, seconds: int, headers: list[str], cpu: int,
         pid: int, in_order: int | None = None) -> dict:  # fmt: skip
     """wrk against ``base``, with the server's CPU seconds per request (``pid``'s process
@@ -182,12 +197,16 @@ def main() -> None:
             with registry_server(data, cpu_server, args.server) as reg:
                 auth = [f"X-Authorization: {login(reg.base)}"]
 
+                servers = [reg.pid] + ([ml.proc.pid] if ml else [])
+
                 def registry(seconds: int, in_order: int | None = None) -> dict:
+                    settle(servers)
                     return wrk(reg.base, "/artifacts/dataset/", tmp / "ids.txt", seconds, auth,
                                cpu_client, reg.pid, in_order)  # fmt: skip
 
                 def mlflow(seconds: int, in_order: int | None = None) -> dict:
                     assert ml is not None
+                    settle(servers)
                     return wrk(ml.base, "/api/2.0/mlflow/registered-models/get?name=",
                                tmp / "names.txt", seconds, [], cpu_client, ml.proc.pid,
                                in_order)  # fmt: skip
