@@ -187,6 +187,8 @@ function commandForm(g, refresh) {
     h("div", { class: "row" }, op.wrap, type.wrap), h("div", { class: "row" }, url.wrap, file.wrap, artifactId.wrap),
     h("div", { class: "row" }, name.wrap), sensitiveWrap, h("div", { class: "actions" }, submit), progress, formError);
 
+  const controls = [op.select, type.select, url.input, file.input, artifactId.input, name.input, sensitive];
+  const lock = (on) => { for (const c of controls) c.disabled = on; };
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     for (const f of [url, file, artifactId, name]) clearFieldError(f);
@@ -198,6 +200,8 @@ function commandForm(g, refresh) {
     if (fields.includes(artifactId.wrap) && !value(artifactId)) return showFieldError(artifactId, { message: "Enter the artifact's id." });
     if (kind === "upload" && !file.input.files.length) return showFieldError(file, { message: "Choose a zip file." });
     setBusy(submit, true, "Adding…");
+    // The form is rebuilt once the command is added: nothing typed meanwhile may be lost.
+    lock(true);
     try {
       let added;
       if (kind === "upload") {
@@ -227,6 +231,7 @@ function commandForm(g, refresh) {
       document.querySelector("section[aria-labelledby=grp-commands] table")?.setAttribute("tabindex", "-1");
       document.querySelector("section[aria-labelledby=grp-commands] table")?.focus();
     } catch (err) {
+      lock(false);
       clear(progress);
       // The API's message next to the field it is about; otherwise under the form.
       const text = `${err.message} ${JSON.stringify(err.details || "")}`;
@@ -238,6 +243,7 @@ function commandForm(g, refresh) {
       if (target) showFieldError(target, err);
       else formError.append(errorBox(err, "The command was not added"));
     } finally {
+      lock(false);
       setBusy(submit, false);
     }
     return undefined;
