@@ -36,6 +36,7 @@ from tests.api.test_groups import (
 )
 from tests.conftest import ADMIN, login
 from tests.support.consistency import problems
+from tests.support.group_services import replay_settings
 from tests.support.proxy import Proxy
 from tests.support.upload_bodies import many_files_zip
 from tests.support.zips import upload
@@ -67,13 +68,7 @@ def client_for(make_settings, hf_replay, github_replay, s3_proxy) -> Iterator[An
     def build(**overrides: object) -> TestClient:
         from tmr.app import create_app
 
-        values: dict[str, object] = dict(
-            hf_endpoint=hf_replay,
-            github_api_url=github_replay,
-            allow_private_upstream=True,
-            ingest_gate="off",
-            upstream_timeout_seconds=5,
-        )
+        values = replay_settings(hf_replay, github_replay)
         if s3_proxy is not None:
             values["s3_endpoint_url"] = f"http://{s3_proxy.url_host}"
         values.update(overrides)

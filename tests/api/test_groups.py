@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from tests.conftest import login
 from tests.support.consistency import problems
+from tests.support.group_services import replay_settings
 from tests.support.zips import hf_zip, upload
 from tmr.storage.db.tables import AuditRow
 
@@ -41,13 +42,7 @@ def app_for(make_settings, hf_replay, github_replay) -> Iterator[Any]:  # type: 
     def build(**overrides: object) -> TestClient:
         from tmr.app import create_app
 
-        values: dict[str, object] = dict(
-            hf_endpoint=hf_replay,
-            github_api_url=github_replay,
-            allow_private_upstream=True,
-            ingest_gate="off",
-            upstream_timeout_seconds=5,
-        )
+        values = replay_settings(hf_replay, github_replay)
         values.update(overrides)
         client = TestClient(create_app(make_settings(**values)), raise_server_exceptions=False)
         client.__enter__()

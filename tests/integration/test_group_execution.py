@@ -30,18 +30,6 @@ from tmr.storage.db.tables import GroupRow
 MODEL, DATASET = ArtifactType.model, ArtifactType.dataset
 
 
-@pytest.fixture
-def parts(parts_for) -> Parts:  # type: ignore[no-untyped-def]
-    """SQLite + local files."""
-    return parts_for()
-
-
-@pytest.fixture
-def both(parts_for, backend: dict[str, object]) -> Parts:  # type: ignore[no-untyped-def]
-    """SQLite + local files, and again PostgreSQL + SeaweedFS S3."""
-    return parts_for(**backend)
-
-
 def listed(parts: Parts, gid: str) -> list[str]:
     with parts.registry.db.read() as s:
         return sorted(GroupRepository(s).blobs(gid))

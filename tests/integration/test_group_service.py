@@ -26,18 +26,6 @@ MODEL, DATASET = ArtifactType.model, ArtifactType.dataset
 FTP = "Only http(s) source URLs are accepted, not ftp URL 'ftp://x/y'."
 
 
-@pytest.fixture
-def parts(parts_for) -> Parts:  # type: ignore[no-untyped-def]
-    """SQLite + local files."""
-    return parts_for()
-
-
-@pytest.fixture
-def both(parts_for, backend: dict[str, object]) -> Parts:  # type: ignore[no-untyped-def]
-    """SQLite + local files, and again PostgreSQL + SeaweedFS S3."""
-    return parts_for(**backend)
-
-
 def test_open_append_each_kind_and_read_back(both: Parts) -> None:
     parts = both
     groups = parts.services.groups

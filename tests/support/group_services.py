@@ -78,6 +78,18 @@ class Parts:
         return self.artifacts(), self.keys("artifacts/"), len(self.audit_details())
 
 
+def replay_settings(hf_replay: str, github_replay: str) -> dict[str, object]:
+    """Settings for a registry of atomic-group tests: upstreams are the replays (on loopback,
+    so private upstreams are allowed), the ingest gate off, upstream calls bounded to 5 s."""
+    return dict(
+        hf_endpoint=hf_replay,
+        github_api_url=github_replay,
+        allow_private_upstream=True,
+        ingest_gate="off",
+        upstream_timeout_seconds=5,
+    )
+
+
 @pytest.fixture
 def parts_for(
     make_settings: Any, hf_replay: str, github_replay: str, tmp_path: Path
@@ -86,13 +98,7 @@ def parts_for(
     made: list[Registry] = []
 
     def build(**overrides: object) -> Parts:
-        values: dict[str, object] = dict(
-            hf_endpoint=hf_replay,
-            github_api_url=github_replay,
-            allow_private_upstream=True,
-            ingest_gate="off",
-            upstream_timeout_seconds=5,
-        )
+        values = replay_settings(hf_replay, github_replay)
         values.update(overrides)
         registry = build_registry(make_settings(**values))
         made.append(registry)
