@@ -98,7 +98,7 @@ class TokenBudget:
                 with self._lock:
                     if self._leases.get(digest) is not lease:
                         return  # forgotten (revoked, logged out) or renewed meanwhile
-                wanted = _next_size(lease, spent_half=True)
+                wanted = _top_up_size(lease)
                 with self.db.transaction() as s:
                     leased = UserRepository(s).lease_token_calls(digest, datetime.now(UTC), wanted)
                 if leased is None:
@@ -171,16 +171,19 @@ class TokenBudget:
         return returned
 
 
-def _next_size(spent: _Lease | None, spent_half: bool = False) -> int:
-    """Twice the last lease when it was used up fast (half of it, for a top-up, within half the
-    time), else the base size."""
-    if spent is None or (spent.calls > 0 and not spent_half):
+def _next_size(spent: _Lease | None) -> int:
+    """Twice the last lease when it was used up fast, else the base size."""
+    if spent is None or spent.calls > 0:
         return LEASE_CALLS
-    took = time.monotonic() - spent.taken_at
-    if spent_half:  # a top-up: keep pace with a steady stream, shrink for a slow one
-        if took < FAST_LEASE_SECONDS / 2:
-            return min(MAX_LEASE_CALLS, max(LEASE_CALLS, spent.granted * 2))
-        return max(LEASE_CALLS, spent.granted) if took < 2 * FAST_LEASE_SECONDS else LEASE_CALLS
-    if took >= FAST_LEASE_SECONDS:
+    if time.monotonic() - spent.taken_at >= FAST_LEASE_SECONDS:
         return LEASE_CALLS
     return min(MAX_LEASE_CALLS, max(LEASE_CALLS, spent.granted * 2))
+
+
+def _top_up_size(lease: _Lease) -> int:
+    """A top-up, asked when half the last grant is spent: twice that grant when the half went in
+    under half the fast pace, the same for a steady stream, the base size for a slow one."""
+    took = time.monotonic() - lease.taken_at
+    if took < FAST_LEASE_SECONDS / 2:
+        return min(MAX_LEASE_CALLS, max(LEASE_CALLS, lease.granted * 2))
+    return max(LEASE_CALLS, lease.granted) if took < 2 * FAST_LEASE_SECONDS else LEASE_CALLS
