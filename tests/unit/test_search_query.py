@@ -19,7 +19,7 @@ import re2
 
 from tmr.errors import InvalidRegex
 from tmr.services.search import _Index, _Matcher, compile_pattern
-from tmr.services.search_query import ALL, Query, required_trigrams, text_trigrams
+from tmr.services.search_query import ALL, Query, essential, required_trigrams, text_trigrams
 from tmr.storage.db.search import RegistryVersion, SearchRow
 
 WORDS = [
@@ -64,6 +64,8 @@ def _seq(rng: random.Random, depth: int = 0) -> str:
 
 
 def _pattern(rng: random.Random) -> str:
+    if rng.random() < 0.2:  # top-level alternatives (each has its optional ends dropped apart)
+        return rng.choice(FLAGS) + _seq(rng) + "|" + _seq(rng)
     return rng.choice(FLAGS) + _seq(rng)
 
 
@@ -145,6 +147,47 @@ def test_tricky_patterns_against_tricky_texts(pattern):
     assert _answer(index, pattern) == _scan(pattern, docs), pattern
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_many_buffers_with_leading_anchors_and_optional_ends(seed):
+    """More artifacts than one scan buffer holds, so each buffer's first artifact (which has no
+    NUL before it) is met; patterns starting with ^ or \\A, or with optional pieces at an end."""
+    rng = random.Random(1000 + seed)
+    docs = _docs(rng, 700)
+    index = _index(docs)
+    assert len(index.chunks) >= 3
+    for _ in range(60):
+        core = _seq(rng)
+        pattern = rng.choice(["^", "\\A", "(?:zq)?", "[a-z]*", ""]) + core
+        pattern += rng.choice(["", "$", "(x)?", "\\s*", "|zq1nomatch"])
+        assert _answer(index, pattern) in (None, _scan(pattern, docs)), pattern
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_essential_part_of_a_pattern_is_found_exactly_where_the_pattern_is(seed):
+    rng = random.Random(2000 + seed)
+    texts = [_text(rng) for _ in range(80)]
+    for _ in range(200):
+        pattern = _pattern(rng)
+        try:
+            whole = re2.compile(pattern)
+        except re2.error:
+            continue
+        core = essential(pattern)
+        part = re2.compile(core)
+        for text in texts:
+            assert bool(whole.search(text)) == bool(part.search(text)), (pattern, core, text)
+
+
+def test_optional_ends_are_dropped_and_the_rest_kept_as_written():
+    assert essential("([a-z]+)*!") == "!"
+    assert essential("(?:zq1)?bert\\s*|x{0,3}gpt") == "bert|gpt"
+    assert essential("(?i)a*B") == "(?i)B"  # the flag group stays (it reaches what follows)
+    assert essential("a*|b?") == "a*|b?"  # nothing would remain: the alternative as it was
+    assert essential("\\x41*b\\pL?c\\123?") == "b\\pL?c"
+    assert essential("a+?b??") == "a+?"  # +? is a lazy plus, ?? a lazy option
+    assert essential("(a)(b") == "(a)(b"  # unsure (unbalanced): unchanged
+
+
 def _satisfied(query: Query, keys: set[tuple[int, int, int]]) -> bool:
     if query.op == "all":
         return True
@@ -163,6 +206,8 @@ def test_the_query_narrows_what_it_can():
     ends_in_a = required_trigrams("(a+)+$")
     assert _satisfied(ends_in_a, text_trigrams("x", "x\nbanana"))
     assert not _satisfied(ends_in_a, text_trigrams("x", "x\nbanana split"))
+    # one or more in a row: x+x+ ends with "xx", so (x+x+)+y needs "xxy"
+    assert required_trigrams("(x+x+)+y") == Query("and", frozenset({tuple(b"xxy")}))
     either = required_trigrams("whisper|bert")
     assert either.op == "or"
     assert _satisfied(either, text_trigrams("m", "a bert model"))

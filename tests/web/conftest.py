@@ -47,8 +47,11 @@ def axe_source() -> str:
     return AXE.read_text()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium_path: str) -> Iterator[Any]:
+    """One Chromium per module: Playwright's sync API keeps an event loop set in the thread
+    while it runs, which would break the asyncio.run() of other modules that the same xdist
+    worker runs after it."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:

@@ -6,11 +6,15 @@
   is turned into an AND/OR query of trigrams every matching text must contain
   (services/search_query.py); only the artifacts the query selects are searched by RE2. A
   pattern with no required trigram (``\\d{4}``, ``(a|aa)+!``), or with candidates for much of
-  the registry, is scanned in full, still in C: names and texts are kept in NUL-separated
+  the registry, is scanned in full, still in C, for its essential part (the optional pieces at
+  either end dropped: a text holds a match of ``([a-z]+)*!`` iff it holds a ``!``, which RE2
+  finds with memchr; search_query.essential): names and texts are kept in NUL-separated
   buffers of CHUNK_DOCS artifacts that RE2 searches whole, and each hit is mapped back to its
   artifact (a match inside one segment needs no second look; one spanning two is confirmed on
   the artifact alone). For that scan ``^ $ \\A \\z`` also take the separating NUL
-  (search_query.framed_anchors); a pattern where that is not sure goes artifact by artifact.
+  (search_query.framed_anchors), and a pattern starting with ``^`` searches for the NUL itself,
+  a literal first byte RE2 skips to with memchr (each buffer's first artifact, which has no NUL
+  before it, is looked at alone); a pattern where that is not sure goes artifact by artifact.
 - **Kept in step incrementally**: the index is per process, built once from the compact search
   texts (never the snapshots), then follows the registry's change log: every query reads the
   registry version (the artifacts audit chain's checkpoint and the highest row, one small
@@ -44,6 +48,7 @@ from tmr.errors import InvalidRegex
 from tmr.services.search_query import (
     Query,
     Trigram,
+    essential,
     framed_anchors,
     required_trigrams,
     text_trigrams,
@@ -63,6 +68,7 @@ DENSE = 0.3  # above this share of candidates a whole-buffer scan beats one call
 _ANCHORS = ("^", "$", "\\A", "\\z")
 _CHANGES = {AuditAction.CREATE.value, AuditAction.UPDATE.value, AuditAction.DELETE.value}
 _UNANCHORED = re2._re2.RE2.Anchor.UNANCHORED
+_LEAD_FRAMES = ("(?:\\x00|^)", "(?:\\x00|\\A)")  # a pattern starting with ^ or \A, framed
 
 
 def _reason(exc: Exception) -> str:
@@ -252,19 +258,32 @@ class _Matcher:
     def __init__(self, compiled: re2._Regexp, pattern: str, index: _Index) -> None:
         self.raw = compiled._regexp  # the RE2 object: one call per text, no match objects
         self.index = index
-        self.query = required_trigrams(pattern)
+        # A text holds a match of the pattern iff it holds one of its essential part (optional
+        # ends dropped): the trigrams of the latter are the ones required.
+        core = essential(pattern)
+        self.query = required_trigrams(core)
         # A name is the start of its text (then a newline), so only an end anchor can match
         # the name without matching the text.
         self.name_too = "$" in pattern or "\\z" in pattern
-        # For a scan of whole buffers, anchors must also match at the NULs between texts.
-        framed = framed_anchors(pattern) if any(a in pattern for a in _ANCHORS) else (pattern, 0)
-        self.anchors = framed[1] if framed else -1  # -1: no buffer scan, text by text
-        self.scan_raw = self.raw
-        if framed and framed[1]:
+        # A scan of whole buffers looks for the pattern's essential part (a text holds a match
+        # of ``x*!`` if and only if it holds a ``!``), and its anchors must also match at the
+        # NULs between texts.
+        self.anchors, self.scan_raw = -1, self.raw  # -1: no buffer scan, text by text
+        self.lead = False  # the scan starts at a NUL: each buffer's first artifact apart
+        for candidate in dict.fromkeys((core, pattern)):
+            anchored = any(a in candidate for a in _ANCHORS)
+            framed = framed_anchors(candidate) if anchored else (candidate, 0)
+            if framed is None:
+                continue
+            scan, lead = framed[0], framed[0].startswith(_LEAD_FRAMES)
+            if lead:  # a literal first byte: RE2 skips from NUL to NUL with memchr
+                scan = "\\x00" + scan.split(")", 1)[1]
             try:
-                self.scan_raw = compile_pattern(framed[0])._regexp
+                scan_raw = self.raw if scan == pattern else compile_pattern(scan)._regexp
             except InvalidRegex:
-                self.anchors = -1
+                continue
+            self.anchors, self.scan_raw, self.lead = framed[1], scan_raw, lead
+            break
 
     def run(self) -> list[int]:
         index = self.index
@@ -296,6 +315,10 @@ class _Matcher:
             buf, starts, slots = chunk.view, chunk.starts, chunk.slots
             segments = len(starts) - 1
             pos, end, done = 0, len(buf), -1
+            if self.lead and slots:  # no NUL before the first artifact: looked at alone
+                done = 0
+                if (chosen is None or slots[0] in chosen) and self._doc(slots[0]):
+                    found.append(slots[0])
             while pos <= end:
                 (start, stop), *_ = raw.Match(_UNANCHORED, buf, pos, end)
                 if start < 0:

@@ -122,6 +122,9 @@ class _Info:
     prefix: set[bytes] = field(default_factory=set)  # every match starts with one of these
     suffix: set[bytes] = field(default_factory=set)  # … and ends with one of these
     match: Query = ALL  # trigrams every text that matches contains
+    # the node is one or more of these strings in a row (``(ab|c)+``): a match of it is exactly
+    # one of them, or ends (starts) with two of them
+    rep: set[bytes] | None = None
 
     def starts(self) -> set[bytes]:
         return self.exact if self.exact is not None else self.prefix
@@ -153,8 +156,7 @@ class _Info:
         while n == 3 or len(strings) > MAX_SET:
             keep = n - 1
             strings = {
-                (s[len(s) - keep :] if suffix else s[:keep]) if len(s) >= n else s
-                for s in strings
+                (s[len(s) - keep :] if suffix else s[:keep]) if len(s) >= n else s for s in strings
             }
             n -= 1
         # "ab" as a possible prefix makes "abc" useless
@@ -194,6 +196,10 @@ def _any_match() -> _Info:
 
 
 def _concat(x: _Info, y: _Info) -> _Info:
+    if x.exact == {b""}:
+        return y
+    if y.exact == {b""}:
+        return x
     xy = _Info(can_empty=x.can_empty and y.can_empty, exact=None, match=x.match.and_(y.match))
     if x.exact is not None and y.exact is not None:
         xy.exact = _cross(x.exact, y.exact)
@@ -206,6 +212,11 @@ def _concat(x: _Info, y: _Info) -> _Info:
             xy.suffix = _cross(x.suffix, y.exact)
         else:
             xy.suffix = set(y.suffix) | (x.ends() if y.can_empty else set())
+        # x+ before y: one x and what y starts with, or two x; y+ after x: likewise
+        if x.rep is not None and x.exact is None:
+            xy.prefix = _cross(x.rep, y.starts()) | _cross(x.rep, x.rep)
+        if y.rep is not None and y.exact is None:
+            xy.suffix = _cross(x.ends(), y.rep) | _cross(y.rep, y.rep)
     if (
         x.exact is None
         and y.exact is None
@@ -310,7 +321,8 @@ def _repeat(lo: int, hi: int, sub: Any, flags: int) -> _Info:
     if lo == hi == 1:
         return info
     if info.exact is not None:  # x+ starts and ends with x, and is no longer exact
-        info.prefix, info.suffix, info.exact = set(info.exact), set(info.exact), None
+        info.prefix, info.suffix, info.rep = set(info.exact), set(info.exact), set(info.exact)
+        info.exact = None
     return info
 
 
@@ -454,4 +466,128 @@ def _class_end(pattern: str, start: int) -> int | None:
             return i + 1
         else:
             i += 1
+    return None
+
+
+# --- what a match needs at least -----------------------------------------------------------------
+_QUANTIFIER = re.compile(r"([*+?]|\{\d+(?:,\d*)?\})\??")
+_FLAG_GROUP = re.compile(r"\(\?[a-zA-Z-]*\)")
+_Piece = tuple[str, str, bool]  # an atom, its quantifiers, whether it is a flag group
+
+
+def essential(pattern: str) -> str:
+    """The pattern without the pieces at either end of each alternative that may match nothing.
+
+    Whether a text holds a match of ``A B`` (``A`` optional: ``x*``, ``(…)?``, ``{0,n}``) is
+    whether it holds a match of ``B``: a match of ``A B`` contains one of ``B``, and ``B``
+    matched alone is ``A B`` with ``A`` empty. So ``([a-z]+)*!`` searches like ``!``, and RE2
+    can skip to each ``!`` with memchr instead of stepping its automaton through every byte.
+    Only top-level pieces are dropped, each top-level alternative on its own; flag groups
+    (``(?i)``, which reach into the alternatives after them) stay; an alternative comes back
+    unchanged when nothing would remain of it, the pattern when unsure.
+    """
+    alternatives = _top_level(pattern)
+    if alternatives is None:
+        return pattern
+    return "|".join(_essential(pieces) for pieces in alternatives)
+
+
+def _essential(pieces: list[_Piece]) -> str:
+    needed = [k for k, (_, q, flag) in enumerate(pieces) if not flag and not _optional(q)]
+    if not needed:
+        return "".join(atom + q for atom, q, _ in pieces)
+    first, last = needed[0], needed[-1]
+    return "".join(
+        atom + q for k, (atom, q, flag) in enumerate(pieces) if flag or first <= k <= last
+    )
+
+
+def _optional(quantifiers: str) -> bool:
+    """Whether a chain of quantifiers (``*``, ``+?``, ``{0,3}``, ``+*``…) allows zero."""
+    return any(
+        m.group(1)[0] in "*?" or m.group(1).startswith(("{0,", "{0}"))
+        for m in _QUANTIFIER.finditer(quantifiers)
+    )
+
+
+def _top_level(pattern: str) -> list[list[_Piece]] | None:
+    """The pattern's top-level alternatives, each as atoms with their quantifiers (None if
+    unsure)."""
+    alternatives: list[list[_Piece]] = [[]]
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "|":
+            alternatives.append([])
+            i += 1
+            continue
+        if c == ")":
+            return None
+        flag = _FLAG_GROUP.match(pattern, i) if c == "(" else None
+        if flag:
+            end: int | None = flag.end()
+        elif c == "(":
+            end = _group_end(pattern, i)
+        elif c == "[":
+            end = _class_end(pattern, i)
+        elif c == "\\":
+            end = _escape_end(pattern, i)
+        else:
+            end = i + 1
+        if end is None:
+            return None
+        atom_end = end
+        while m := _QUANTIFIER.match(pattern, end):
+            end = m.end()
+        if flag and end > atom_end:
+            return None
+        alternatives[-1].append((pattern[i:atom_end], pattern[atom_end:end], bool(flag)))
+        i = end
+    return alternatives
+
+
+def _escape_end(pattern: str, start: int) -> int | None:
+    """The index just past the escape at ``start`` (``\\x41``, ``\\x{..}``, ``\\pL``, ``\\123``)."""
+    d = pattern[start + 1 : start + 2]
+    if d in ("", "Q", "E"):
+        return None
+    if d in "xpP" and pattern[start + 2 : start + 3] == "{":
+        close = pattern.find("}", start)
+        return None if close < 0 else close + 1
+    if d == "x":
+        return start + 4
+    if d in "pP":
+        return start + 3
+    if d.isdigit():
+        end = start + 2
+        while end < min(start + 4, len(pattern)) and pattern[end].isdigit():
+            end += 1
+        return end
+    return start + 2
+
+
+def _group_end(pattern: str, start: int) -> int | None:
+    """The index just past the group opening at ``start`` (classes and escapes skipped)."""
+    depth, i, n = 0, start, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "\\":
+            end = _escape_end(pattern, i)
+            if end is None:
+                return None
+            i = end
+            continue
+        if c == "[":
+            past = _class_end(pattern, i)
+            if past is None:
+                return None
+            i = past
+            continue
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
     return None
