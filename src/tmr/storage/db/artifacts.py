@@ -251,15 +251,6 @@ class ArtifactRepository:
         rows = self.s.scalars(stmt.order_by(ArtifactRow.seq).limit(limit))
         return [(r.seq, to_artifact(r)) for r in rows]
 
-    def scan_search_text(self, after_seq: int, limit: int) -> list[tuple[int, Artifact, str]]:
-        rows = self.s.execute(
-            select(ArtifactRow, ArtifactRow.search_text)
-            .where(ArtifactRow.seq > after_seq)
-            .order_by(ArtifactRow.seq)
-            .limit(limit)
-        )
-        return [(row.seq, to_artifact(row), text) for row, text in rows]
-
     def versioned(
         self, after_seq: int, limit: int, name: str | None, types: Sequence[ArtifactType]
     ) -> list[tuple[int, Artifact]]:
