@@ -188,6 +188,27 @@ def test_s3_put_file_of_a_missing_source_is_a_value_error(s3: S3BlobStore, tmp_p
     assert s3.stat("k") is None
 
 
+@pytest.mark.s3
+def test_a_bucket_deleted_under_a_running_store_is_a_storage_failure_not_a_missing_blob(
+    s3: S3BlobStore, s3_server: str
+) -> None:
+    assert list(s3.list()) == []  # no bucket yet: nothing stored, not a failure
+    s3.put_bytes("kept", b"an object")
+    client = s3._client
+    client.delete_object(Bucket=s3.bucket, Key=s3.prefix + "kept")
+    client.delete_bucket(Bucket=s3.bucket)
+    said = (
+        f"S3 store s3://{s3.bucket}/registry at {s3_server}: the bucket {s3.bucket!r} does not "
+        "exist ({what} 'kept'); nothing is written until it is restored"
+    )
+    with pytest.raises(StorageUnavailable) as read:
+        b"".join(s3.iter_range("kept"))
+    assert read.value.message == said.format(what="read")
+    with pytest.raises(StorageUnavailable, match="does not exist"):
+        list(s3.list())  # it existed: an empty answer would hide the loss
+    # (SeaweedFS makes the bucket again on a PUT; AWS S3 refuses it: see the stubbed test)
+
+
 # --- s3:// answers SeaweedFS will not give on demand -------------------------------------
 
 
@@ -243,6 +264,19 @@ def test_a_bucket_that_cannot_be_created_is_a_storage_failure() -> None:
     assert caught.value.message == (
         "S3 store s3://tmr-stub/p: create bucket 'tmr-stub' failed: AccessDenied (HTTP 403) "
         "no rights"
+    )
+
+
+def test_a_write_into_a_deleted_bucket_is_a_storage_failure() -> None:
+    store, stub = stubbed()
+    store._bucket_ready = True  # it existed when the store started
+    with stub:
+        stub.add_client_error("put_object", "NoSuchBucket", "The bucket does not exist", 404)
+        with pytest.raises(StorageUnavailable) as caught:
+            store.put_bytes("k", b"v")
+    assert caught.value.message == (
+        "S3 store s3://tmr-stub/p: the bucket 'tmr-stub' does not exist (upload 'k'); nothing is "
+        "written until it is restored"
     )
 
 

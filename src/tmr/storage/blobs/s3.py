@@ -66,6 +66,10 @@ TRANSFER.max_in_memory_upload_chunks = 2  # s3transfer knob that boto3's constru
 _MISSING = {"NoSuchKey", "404", "NotFound", "NoSuchBucket"}
 
 
+class BucketMissing(StorageUnavailable):
+    """The bucket does not exist (deleted under a running registry, or not made yet)."""
+
+
 def parse_s3_url(url: str) -> tuple[str, str]:
     """``s3://bucket/some/prefix`` → ``("bucket", "some/prefix/")``; validates the bucket name."""
     parts = urlsplit(url)
@@ -142,6 +146,12 @@ class S3BlobStore:
             err = exc.response.get("Error", {})
             code = str(err.get("Code", ""))
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            if code == "NoSuchBucket":  # not one blob missing: all of them (503, not 404)
+                return BucketMissing(
+                    f"{self._where}: the bucket {self.bucket!r} does not exist ({what} {key!r}); "
+                    "nothing is written until it is restored",
+                    key=key,
+                )
             if code in _MISSING:
                 return NotFound(f"blob {key!r} not found in the blob store", key=key)
             if code == "InvalidRange" or status == 416:
@@ -306,8 +316,9 @@ class S3BlobStore:
                             etag=self._etag(obj.get("ETag")),
                             modified=_timestamp(obj.get("LastModified")),
                         )
-        except NotFound:  # no bucket yet: nothing stored
-            return
+        except BucketMissing:
+            if self._bucket_ready:  # it existed: deleted under us, not "nothing stored"
+                raise
 
     def local_path(self, key: str) -> Path | None:
         validate_key(key)
