@@ -208,6 +208,26 @@ async def _httpx_load(base: str, auth_token: str, ids: list[str], clients: int,
                 percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000, errors)
 
 
+def warm_up(bases: list[str], auth_token: str, ids: list[str], clients: int = 32) -> float:
+    """Read every id once from each server (its read cache filled, as in steady state); returns
+    the slowest server's pass in requests per second (the cold-cache rate)."""
+
+    async def one(base: str) -> float:
+        queue = list(ids)
+        limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+        async with httpx.AsyncClient(base_url=base, headers={"X-Authorization": auth_token},
+                                     limits=limits, timeout=60) as client:
+            async def worker() -> None:
+                while queue:
+                    (await client.get(f"/artifacts/dataset/{queue.pop()}")).raise_for_status()
+
+            began = time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(clients)))
+            return len(ids) / (time.perf_counter() - began)
+
+    return min(asyncio.run(one(base)) for base in bases)
+
+
 def machine() -> str:
     import platform
 
