@@ -362,3 +362,19 @@ def test_release_all_returns_every_unused_call_and_stops_the_worker(
     assert _left(auth, first) == 10_000 - 1
     assert _left(auth, second) == 10_000 - 2
     assert budget.release_all() == 0
+
+
+def test_a_single_unused_call_is_given_back_on_renewal_and_at_release(
+    auth: AuthService, clock: Clock
+) -> None:
+    token = auth.issue_token(DEFAULT_ADMIN, 10_000)
+    budget, digest = auth.budget, _digest(token)
+    budget.spend(digest)
+    budget._leases[digest].calls = 1  # as if 23 more had been spent: one left
+    clock.now += LEASE_SECONDS
+    budget.spend(digest)  # renewed: the one left goes back before the next grant
+    assert _left(auth, token) == 10_000 - 24 - LEASE_CALLS
+    budget._leases[digest].calls = 1
+    budget._top_ups = Submissions()  # type: ignore[assignment]
+    assert budget.release_all() == 1
+    assert _left(auth, token) == 10_000 - 24 - LEASE_CALLS + 1
