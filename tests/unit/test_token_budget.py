@@ -8,6 +8,7 @@ when a top-up is asked for are checked exactly, not only "the budget is served i
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future
@@ -306,7 +307,6 @@ def test_a_top_up_against_a_failing_database_is_logged_and_cleared(
     auth: AuthService,
     clock: Clock,
     monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
 ) -> None:
     token = auth.issue_token(DEFAULT_ADMIN, 10_000)
     budget, digest = auth.budget, _digest(token)
@@ -317,11 +317,23 @@ def test_a_top_up_against_a_failing_database_is_logged_and_cleared(
     def down(*args: Any, **kwargs: Any) -> Any:
         raise OSError("database unreachable")
 
+    warned: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = warned.append  # type: ignore[method-assign]
+    # on the module's own logger, at its own level: the app's logging set-up (run by other
+    # tests in the same process) stops propagation and silences "tmr" at LOG_LEVEL=0
+    log, level = token_budget.log, token_budget.log.level
+    log.addHandler(handler)
+    log.setLevel(logging.WARNING)
     monkeypatch.setattr(budget.db, "transaction", down)
-    budget._top_up(digest, lease)
+    try:
+        budget._top_up(digest, lease)
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
     assert not lease.topping_up
     assert lease.calls == LEASE_CALLS - 1
-    assert "topping up a token's lease failed" in caplog.text
+    assert [r.getMessage() for r in warned] == ["topping up a token's lease failed"]
 
 
 # --- forgetting and releasing --------------------------------------------------------------------

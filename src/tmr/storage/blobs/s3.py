@@ -67,7 +67,9 @@ _MISSING = {"NoSuchKey", "404", "NotFound", "NoSuchBucket"}
 
 
 class BucketMissing(StorageUnavailable):
-    """The bucket does not exist (deleted under a running registry, or not made yet)."""
+    """The bucket this store made or found is gone (deleted under a running registry): every
+    blob is missing, a 503 rather than a 404. Before the store has seen its bucket, a missing
+    bucket only means that nothing was stored yet (NotFound, an empty listing)."""
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:
@@ -146,7 +148,7 @@ class S3BlobStore:
             err = exc.response.get("Error", {})
             code = str(err.get("Code", ""))
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-            if code == "NoSuchBucket":  # not one blob missing: all of them (503, not 404)
+            if code == "NoSuchBucket" and self._bucket_ready:  # it existed: every blob is gone
                 return BucketMissing(
                     f"{self._where}: the bucket {self.bucket!r} does not exist ({what} {key!r}); "
                     "nothing is written until it is restored",
@@ -316,9 +318,8 @@ class S3BlobStore:
                             etag=self._etag(obj.get("ETag")),
                             modified=_timestamp(obj.get("LastModified")),
                         )
-        except BucketMissing:
-            if self._bucket_ready:  # it existed: deleted under us, not "nothing stored"
-                raise
+        except NotFound:  # no bucket yet: nothing stored (once it existed: BucketMissing, 503)
+            return
 
     def local_path(self, key: str) -> Path | None:
         validate_key(key)
