@@ -105,6 +105,12 @@ def _digest(token: str) -> str:
     return token_digest(raw)
 
 
+def _token(auth: AuthService, calls: int) -> tuple[str, TokenBudget, str]:
+    """A fresh token of ``calls`` calls, the budget that spends it, and its digest."""
+    token = auth.issue_token(DEFAULT_ADMIN, calls)
+    return token, auth.budget, _digest(token)
+
+
 def _left(auth: AuthService, token: str) -> int:
     """The calls the database still holds for ``token`` (leased calls are not among them)."""
     digest = _digest(token)
@@ -166,8 +172,7 @@ def test_a_lease_is_usable_only_with_calls_before_it_lapses_and_the_token_expire
 def test_the_first_call_takes_a_lease_and_the_rest_spend_it_from_memory(
     auth: AuthService, clock: Clock
 ) -> None:
-    token = auth.issue_token(DEFAULT_ADMIN, 10_000)
-    budget, digest = auth.budget, _digest(token)
+    token, budget, digest = _token(auth, 10_000)
     assert budget.spend_cached(digest) is None  # no lease yet
     assert budget.spend(digest).name == DEFAULT_ADMIN
     lease = budget._leases[digest]
@@ -182,8 +187,7 @@ def test_the_first_call_takes_a_lease_and_the_rest_spend_it_from_memory(
 
 
 def test_a_lapsed_lease_gives_its_calls_back_when_renewed(auth: AuthService, clock: Clock) -> None:
-    token = auth.issue_token(DEFAULT_ADMIN, 10_000)
-    budget, digest = auth.budget, _digest(token)
+    token, budget, digest = _token(auth, 10_000)
     budget.spend(digest)  # a lease of 25, one spent
     clock.now += LEASE_SECONDS  # it lapses with 24 calls in memory
     assert budget.spend_cached(digest) is None
@@ -195,8 +199,7 @@ def test_a_lapsed_lease_gives_its_calls_back_when_renewed(auth: AuthService, clo
 
 
 def test_a_lease_used_up_fast_is_followed_by_a_larger_one(auth: AuthService, clock: Clock) -> None:
-    token = auth.issue_token(DEFAULT_ADMIN, 10_000)
-    budget, digest = auth.budget, _digest(token)
+    token, budget, digest = _token(auth, 10_000)
     budget._top_ups = Submissions()  # type: ignore[assignment]  # top-ups never land
     for _ in range(LEASE_CALLS):
         budget.spend(digest)
@@ -207,8 +210,7 @@ def test_a_lease_used_up_fast_is_followed_by_a_larger_one(auth: AuthService, clo
 
 
 def test_a_spent_or_revoked_token_is_refused_on_renewal(auth: AuthService, clock: Clock) -> None:
-    token = auth.issue_token(DEFAULT_ADMIN, 1)
-    budget, digest = auth.budget, _digest(token)
+    token, budget, digest = _token(auth, 1)
     assert budget.spend(digest).name == DEFAULT_ADMIN
     with pytest.raises(Forbidden) as refused:
         budget.spend(digest)
@@ -222,8 +224,7 @@ def test_a_spent_or_revoked_token_is_refused_on_renewal(auth: AuthService, clock
 def test_a_top_up_is_asked_once_when_half_the_grant_is_spent(
     auth: AuthService, clock: Clock
 ) -> None:
-    token = auth.issue_token(DEFAULT_ADMIN, 10_000)
-    budget, digest = auth.budget, _digest(token)
+    token, budget, digest = _token(auth, 10_000)
     budget.spend(digest)  # 24 of 25 left
     worker = Submissions()
     budget._top_ups = worker  # type: ignore[assignment]
@@ -247,8 +248,7 @@ def test_a_top_up_is_asked_once_when_half_the_grant_is_spent(
 def test_a_top_up_that_cannot_be_scheduled_leaves_the_renewal_path(
     auth: AuthService, clock: Clock
 ) -> None:
-    token = auth.issue_token(DEFAULT_ADMIN, 10_000)
-    budget, digest = auth.budget, _digest(token)
+    token, budget, digest = _token(auth, 10_000)
     budget.spend(digest)
     budget._top_ups = Submissions(refuse=True)  # type: ignore[assignment]  # shutting down
     for _ in range(12):
@@ -259,8 +259,7 @@ def test_a_top_up_that_cannot_be_scheduled_leaves_the_renewal_path(
 def test_a_top_up_for_a_lease_forgotten_meanwhile_changes_nothing(
     auth: AuthService, clock: Clock
 ) -> None:
-    token = auth.issue_token(DEFAULT_ADMIN, 10_000)
-    budget, digest = auth.budget, _digest(token)
+    token, budget, digest = _token(auth, 10_000)
     budget.spend(digest)
     lease = budget._leases[digest]
     lease.topping_up = True
@@ -274,8 +273,7 @@ def test_a_top_up_for_a_lease_forgotten_meanwhile_changes_nothing(
 def test_a_top_up_taken_while_its_lease_was_forgotten_is_given_back(
     auth: AuthService, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    token = auth.issue_token(DEFAULT_ADMIN, 10_000)
-    budget, digest = auth.budget, _digest(token)
+    token, budget, digest = _token(auth, 10_000)
     budget.spend(digest)
     lease = budget._leases[digest]
     taking = budget.db.transaction
@@ -294,8 +292,7 @@ def test_a_top_up_taken_while_its_lease_was_forgotten_is_given_back(
 
 
 def test_a_top_up_of_a_spent_token_adds_nothing(auth: AuthService, clock: Clock) -> None:
-    token = auth.issue_token(DEFAULT_ADMIN, 1)
-    budget, digest = auth.budget, _digest(token)
+    token, budget, digest = _token(auth, 1)
     budget.spend(digest)
     lease = budget._leases[digest]
     lease.topping_up = True
@@ -308,8 +305,7 @@ def test_a_top_up_against_a_failing_database_is_logged_and_cleared(
     clock: Clock,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    token = auth.issue_token(DEFAULT_ADMIN, 10_000)
-    budget, digest = auth.budget, _digest(token)
+    token, budget, digest = _token(auth, 10_000)
     budget.spend(digest)
     lease = budget._leases[digest]
     lease.topping_up = True
@@ -379,8 +375,7 @@ def test_release_all_returns_every_unused_call_and_stops_the_worker(
 def test_a_single_unused_call_is_given_back_on_renewal_and_at_release(
     auth: AuthService, clock: Clock
 ) -> None:
-    token = auth.issue_token(DEFAULT_ADMIN, 10_000)
-    budget, digest = auth.budget, _digest(token)
+    token, budget, digest = _token(auth, 10_000)
     budget.spend(digest)
     budget._leases[digest].calls = 1  # as if 23 more had been spent: one left
     clock.now += LEASE_SECONDS
